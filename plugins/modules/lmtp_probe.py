@@ -1,0 +1,387 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+
+# Copyright (c) mailops.mailman developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: lmtp_probe
+short_description: Check that Mailman's LMTP runner answers and accepts list addresses
+description:
+  - Connects to the LMTP endpoint Postfix hands list mail to (Mailman's C(lmtp) runner),
+    checks the greeting and C(LHLO), then asks C(MAIL FROM) / C(RCPT TO) for each address
+    and ends with C(RSET), so nothing is delivered.
+  - With O(deliver=true) a real probe message is sent with C(DATA) to each address in
+    O(addresses) and its Message-ID is returned, so a later
+    M(mailops.mailman.mailbox_check) can wait for the copies.
+  - Failures say what was seen and where to look next (connection refused, timeout,
+    unexpected greeting, unknown list).
+version_added: 0.1.0
+author:
+  - mailops.mailman developers
+options:
+  host:
+    description:
+      - Host the LMTP runner listens on (Mailman's C([mta] lmtp_host)).
+      - An absolute path is taken as a Unix socket.
+    type: str
+    default: 127.0.0.1
+  port:
+    description:
+      - TCP port of the LMTP runner (Mailman's C([mta] lmtp_port)).
+    type: int
+    default: 8024
+  timeout:
+    description:
+      - Seconds to wait for the connection and for each reply.
+    type: float
+    default: 10
+  addresses:
+    description:
+      - Recipient addresses to check with C(RCPT TO), usually list posting addresses.
+      - When empty, only the greeting and C(LHLO) are checked.
+    type: list
+    elements: str
+    default: []
+  list_forms:
+    description:
+      - Treat each address C(L@D) as a list and also check C(L-join@D), C(L-leave@D),
+        C(L-request@D), C(L-owner@D), C(L-bounces@D) and C(L-confirm+probe@D)
+        (Mailman accepts any C(-confirm+TOKEN) at C(RCPT)).
+      - The extra forms are only checked with C(RCPT), never delivered to.
+    type: bool
+    default: false
+  mail_from:
+    description:
+      - Envelope sender used for C(MAIL FROM).
+    type: str
+    default: lmtp-probe@localhost
+  deliver:
+    description:
+      - Send a real probe message to each address in O(addresses), one LMTP transaction
+        per address, all with the same Message-ID.
+      - Only done when every C(RCPT) check passed. Skipped in check mode.
+    type: bool
+    default: false
+  subject:
+    description:
+      - Subject of the probe message sent with O(deliver=true).
+    type: str
+    default: lmtp probe
+  body:
+    description:
+      - Plain-text body of the probe message sent with O(deliver=true).
+    type: str
+    default: "This is a delivery probe sent by mailops.mailman.lmtp_probe.\n"
+attributes:
+  check_mode:
+    support: full
+    details:
+      - The C(RCPT) checks run in check mode too (they are read-only); O(deliver) is
+        skipped and RV(changed) reports what would have happened.
+  diff_mode:
+    support: none
+notes:
+  - Uses only the Python standard library (C(smtplib.LMTP)) on the target.
+seealso:
+  - module: mailops.mailman.mailbox_check
+"""
+
+EXAMPLES = r"""
+- name: Check that Mailman accepts the list and all its command addresses
+  mailops.mailman.lmtp_probe:
+    addresses:
+      - reading-group@lists.example.org
+    list_forms: true
+
+- name: Send a probe post through LMTP
+  mailops.mailman.lmtp_probe:
+    addresses:
+      - reading-group@lists.example.org
+    mail_from: alice@example.org
+    deliver: true
+    subject: "probe {{ ansible_date_time.epoch }}"
+  register: probe
+
+- name: Wait for every subscriber to get it
+  mailops.mailman.mailbox_check:
+    subscribers:
+      - address: bob@example.org
+        mailbox: /var/mail/bob
+    message_id: "{{ probe.message_id }}"
+"""
+
+RETURN = r"""
+banner:
+  description: Greeting text of the LMTP server (without the code).
+  returned: when connected
+  type: str
+  sample: mail.example.org GNU Mailman LMTP runner 2.0
+lhlo:
+  description: Extensions announced in the C(LHLO) reply.
+  returned: when LHLO succeeded
+  type: list
+  elements: str
+  sample: [PIPELINING, 8BITMIME, SIZE 33554432]
+latency_ms:
+  description: Milliseconds from connecting until the C(LHLO) reply was read.
+  returned: when LHLO succeeded
+  type: float
+  sample: 3.2
+results:
+  description: One entry per checked address (after O(list_forms) expansion), in order.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    address:
+      description: Address given to C(RCPT TO).
+      type: str
+    code:
+      description: SMTP reply code to C(RCPT TO).
+      type: int
+      sample: 250
+    message:
+      description: Reply text to C(RCPT TO).
+      type: str
+    accepted:
+      description: Whether the reply code was 250 or 251.
+      type: bool
+all_accepted:
+  description: Whether every address was accepted (true when there were none).
+  returned: always
+  type: bool
+message_id:
+  description: Message-ID of the probe message; null when nothing was delivered.
+  returned: always
+  type: str
+  sample: <lmtp-probe.1700000000.1a2b3c@mail.example.org>
+delivered:
+  description: Addresses the probe message was delivered to, with the reply code to C(DATA).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    address:
+      description: Recipient.
+      type: str
+    code:
+      description: Reply code to C(DATA).
+      type: int
+    message:
+      description: Reply text to C(DATA).
+      type: str
+"""
+
+import email.policy
+import smtplib
+import socket
+import time
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+from ansible.module_utils.basic import AnsibleModule
+
+LIST_SUFFIXES = ("", "-join", "-leave", "-request", "-owner", "-bounces", "-confirm+probe")
+ACCEPTED = (250, 251)
+
+
+class ProbeError(Exception):
+    pass
+
+
+def expand_list_forms(addresses):
+    forms = []
+    for address in addresses:
+        local, sep, domain = address.rpartition("@")
+        if not sep:
+            raise ProbeError("%r is not an address (no @): list_forms needs LIST@DOMAIN" % address)
+        for suffix in LIST_SUFFIXES:
+            form = "%s%s@%s" % (local, suffix, domain)
+            if form not in forms:
+                forms.append(form)
+    return forms
+
+
+def _text(raw):
+    return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+
+
+def _where(host, port):
+    return host if host.startswith("/") else "%s:%s" % (host, port)
+
+
+def connect(host, port, timeout):
+    """Connect and LHLO; return (client, banner, extensions, latency_ms)."""
+    where = _where(host, port)
+    # Not LMTP(host, port): its __init__ connects and would hide the greeting
+    # reply code from us; connecting ourselves lets us diagnose each step.
+    client = smtplib.LMTP(timeout=timeout)
+    started = time.monotonic()
+    try:
+        code, banner = client.connect(host, port)
+    except ConnectionRefusedError:
+        raise ProbeError(
+            "nothing listening on %s (connection refused): is mailman3 running and is "
+            "[mta] lmtp_host/lmtp_port right? see /var/log/mailman3/mailman.log" % where)
+    except (socket.timeout, smtplib.SMTPServerDisconnected) as e:
+        if timed_out(e):
+            raise ProbeError(
+                "no answer from %s within %ss: wrong bind address (lmtp_host) or a firewall"
+                % (where, _num(timeout)))
+        raise ProbeError("%s closed the connection before greeting: %s" % (where, e))
+    except OSError as e:
+        raise ProbeError("cannot connect to %s: %s" % (where, e))
+    banner = _text(banner)
+    if code != 220:
+        client.close()
+        raise ProbeError(
+            "unexpected greeting from %s: %r (code %s, expected 220 from Mailman's LMTP "
+            "runner): is something else listening there?" % (where, banner, code))
+    try:
+        code, reply = client.ehlo()
+    except (socket.timeout, smtplib.SMTPServerDisconnected) as e:
+        if timed_out(e):
+            raise ProbeError("no reply to LHLO from %s within %ss (greeting was %r)"
+                             % (where, _num(timeout), banner))
+        raise ProbeError("%s closed the connection after LHLO (greeting was %r): %s"
+                         % (where, banner, e))
+    latency_ms = round((time.monotonic() - started) * 1000, 1)
+    if code != 250:
+        client.close()
+        raise ProbeError(
+            "LHLO rejected by %s with %s %r (greeting was %r): is this an SMTP server "
+            "rather than Mailman's LMTP runner?" % (where, code, _text(reply), banner))
+    extensions = _text(reply).splitlines()[1:]
+    return client, banner, extensions, latency_ms
+
+
+def timed_out(exc):
+    # smtplib turns a read timeout into SMTPServerDisconnected; the original
+    # socket.timeout survives only as the exception's context.
+    return isinstance(exc, socket.timeout) or isinstance(exc.__context__, socket.timeout)
+
+
+def _num(value):
+    return int(value) if float(value).is_integer() else value
+
+
+def check_recipients(client, mail_from, addresses):
+    results = []
+    if not addresses:
+        return results
+    code, reply = client.mail(mail_from)
+    if code != 250:
+        raise ProbeError("MAIL FROM:<%s> rejected with %s %s" % (mail_from, code, _text(reply)))
+    for address in addresses:
+        code, reply = client.rcpt(address)
+        results.append(dict(address=address, code=code, message=_text(reply),
+                            accepted=code in ACCEPTED))
+    client.rset()
+    return results
+
+
+def build_probe(mail_from, addresses, subject, body):
+    msg = EmailMessage()
+    msg["From"] = mail_from
+    msg["To"] = ", ".join(addresses)
+    msg["Subject"] = subject
+    msg["Date"] = formatdate(localtime=True)
+    domain = mail_from.rpartition("@")[2] or None
+    msg["Message-ID"] = make_msgid("lmtp-probe", domain=domain)
+    msg.set_content(body)
+    return msg
+
+
+def deliver(client, mail_from, addresses, msg):
+    # One transaction per recipient: after DATA an LMTP server sends one reply
+    # per accepted recipient, and smtplib only reads the first.
+    delivered = []
+    for address in addresses:
+        client.mail(mail_from)
+        code, reply = client.rcpt(address)
+        if code not in ACCEPTED:
+            raise ProbeError("RCPT TO:<%s> rejected at delivery with %s %s"
+                             % (address, code, _text(reply)))
+        # CRLF line endings: smtplib would otherwise add a stray CRLF after the final LF.
+        code, reply = client.data(msg.as_bytes(policy=email.policy.SMTP))
+        delivered.append(dict(address=address, code=code, message=_text(reply)))
+        if code != 250:
+            raise ProbeError("DATA for %s not accepted: %s %s" % (address, code, _text(reply)))
+    return delivered
+
+
+def diagnose(results):
+    refused = [r for r in results if not r["accepted"]]
+    if not refused:
+        return None
+    unknown = [r["address"] for r in refused if r["code"] == 550]
+    other = ["%s (%s %s)" % (r["address"], r["code"], r["message"])
+             for r in refused if r["code"] != 550]
+    parts = []
+    if unknown:
+        parts.append("RCPT rejected for %s: no such list in Mailman (550): is the list "
+                     "created? check `mailman lists`/REST" % ", ".join(unknown))
+    if other:
+        parts.append("RCPT not accepted for %s" % ", ".join(other))
+    return "; ".join(parts)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            host=dict(type="str", default="127.0.0.1"),
+            port=dict(type="int", default=8024),
+            timeout=dict(type="float", default=10),
+            addresses=dict(type="list", elements="str", default=[]),
+            list_forms=dict(type="bool", default=False),
+            mail_from=dict(type="str", default="lmtp-probe@localhost"),
+            deliver=dict(type="bool", default=False),
+            subject=dict(type="str", default="lmtp probe"),
+            body=dict(type="str", default="This is a delivery probe sent by mailops.mailman.lmtp_probe.\n"),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    result = dict(changed=False, results=[], all_accepted=False, message_id=None, delivered=[])
+
+    client = None
+    try:
+        addresses = expand_list_forms(p["addresses"]) if p["list_forms"] else list(p["addresses"])
+        client, banner, extensions, latency = connect(p["host"], p["port"], p["timeout"])
+        result.update(banner=banner, lhlo=extensions, latency_ms=latency)
+        result["results"] = check_recipients(client, p["mail_from"], addresses)
+        result["all_accepted"] = all(r["accepted"] for r in result["results"])
+        problem = diagnose(result["results"])
+        if problem:
+            module.fail_json(msg=problem, **result)
+        if p["deliver"] and p["addresses"]:
+            result["changed"] = True
+            if not module.check_mode:
+                msg = build_probe(p["mail_from"], p["addresses"], p["subject"], p["body"])
+                result["message_id"] = msg["Message-ID"]
+                result["delivered"] = deliver(client, p["mail_from"], p["addresses"], msg)
+    except ProbeError as e:
+        module.fail_json(msg=str(e), **result)
+    except (smtplib.SMTPException, OSError) as e:
+        if timed_out(e):
+            module.fail_json(msg="%s stopped answering within %ss after LHLO"
+                             % (_where(p["host"], p["port"]), _num(p["timeout"])), **result)
+        module.fail_json(msg="LMTP conversation with %s failed: %s"
+                         % (_where(p["host"], p["port"]), e), **result)
+    finally:
+        if client is not None and client.sock is not None:
+            try:
+                client.quit()
+            except (smtplib.SMTPException, OSError):
+                client.close()
+
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
