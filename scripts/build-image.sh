@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Build the systemd base image for Molecule and the demo, locally: no registry
+# can be reached, so the image is debootstrapped from Debian's mirror and
+# `docker import`ed. Cached: a second call with the image present does nothing.
+#
+# usage: scripts/build-image.sh [bookworm|trixie]   (default bookworm)
+# The image is tagged mailops/debian-systemd:<suite>. Users with a registry skip
+# all this by setting MAILOPS_IMAGE to an image of their own (see README).
+set -euo pipefail
+
+suite=${1:-bookworm}
+image="mailops/debian-systemd:${suite}"
+mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+cache=${MAILOPS_CACHE:-/var/cache/mailops}
+
+if docker image inspect "$image" >/dev/null 2>&1; then
+    echo "image $image present (docker rmi it to rebuild)"
+    exit 0
+fi
+
+rootfs="$cache/rootfs-$suite"
+if [ ! -x "$rootfs/lib/systemd/systemd" ]; then
+    rm -rf "$rootfs" && mkdir -p "$cache"
+    echo "debootstrap $suite into $rootfs (about a minute)"
+    # minbase + what Ansible and systemd need; the roles install everything else.
+    debootstrap --variant=minbase \
+        --include=systemd,systemd-sysv,dbus,python3,python3-apt,iproute2,procps,ca-certificates,sudo \
+        "$suite" "$rootfs" "$mirror" >"$cache/debootstrap-$suite.log" 2>&1 \
+        || { tail -20 "$cache/debootstrap-$suite.log"; exit 1; }
+fi
+
+# Units that make no sense in a container slow the boot or fail it.
+for unit in getty.target systemd-udevd.service systemd-udev-trigger.service \
+            systemd-remount-fs.service systemd-firstboot.service; do
+    ln -sf /dev/null "$rootfs/etc/systemd/system/$unit"
+done
+echo "$suite-container" >"$rootfs/etc/hostname"
+rm -f "$rootfs/etc/machine-id" && touch "$rootfs/etc/machine-id"
+# Keep the image small and let apt fetch fresh lists in the container.
+rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
+
+echo "importing $image"
+tar -C "$rootfs" -c . | docker import \
+    --change 'CMD ["/lib/systemd/systemd"]' \
+    --change 'ENV container=docker' \
+    - "$image" >/dev/null
+echo "built $image"
