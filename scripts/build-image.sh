@@ -38,6 +38,9 @@ echo "$suite-container" >"$rootfs/etc/hostname"
 rm -f "$rootfs/etc/machine-id" && touch "$rootfs/etc/machine-id"
 # Keep the image small and let apt fetch fresh lists in the container.
 rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
+# An emptied lists dir with a fresh mtime looks "recently updated" to apt's
+# cache_valid_time; date it back so the first converge runs apt-get update.
+touch -d 2000-01-01 "$rootfs/var/lib/apt/lists"
 
 echo "importing $image"
 tar -C "$rootfs" -c . | docker import \
