@@ -61,6 +61,21 @@ IDLE_RUNNERS = ('archive', 'bounces', 'command', 'digest', 'in', 'lmtp', 'nntp',
                 'out', 'pipeline', 'retry', 'task', 'virgin')
 
 
+def check_sqlalchemy():
+    """Refuse to start on a SQLAlchemy that Mailman 3.3.10 cannot use.
+
+    Mailman's requirement is only sqlalchemy>=1.4; with 2.1 the core starts,
+    but every roster or count query answers 500, which would read like bugs
+    in the modules.
+    """
+    import sqlalchemy
+    major, minor = (int(part) for part in sqlalchemy.__version__.split('.')[:2])
+    if (major, minor) >= (2, 1):
+        raise RuntimeError('SQLAlchemy %s is installed, but Mailman 3.3.10 needs SQLAlchemy < 2.1 '
+                           '(its roster queries fail with ArgumentError); pin SQLAlchemy==2.0.* '
+                           'in requirements.txt' % sqlalchemy.__version__)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
@@ -105,6 +120,7 @@ class MailmanCore:
         return '\n'.join(log.read_text(errors='replace').splitlines()[-lines:])
 
     def start(self):
+        check_sqlalchemy()
         self.var_dir.mkdir(parents=True, exist_ok=True)
         runners = ''.join('\n[runner.%s]\nstart: no\n' % name for name in IDLE_RUNNERS)
         self.config_file.write_text(CONFIG.format(
