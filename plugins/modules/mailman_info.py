@@ -21,6 +21,12 @@ options:
       - Only report this list, given by its posting address C(listname@mail.host).
       - RV(lists) is empty when it does not exist.
     type: str
+  members:
+    description:
+      - Also return each list's member addresses (RV(lists[].members)).
+      - Off by default because a large list has a large roster.
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full
@@ -84,6 +90,11 @@ lists:
       description: Subscription requests waiting for the subscriber or a moderator.
       type: list
       elements: dict
+    members:
+      description: Addresses of the regular members, sorted.
+      returned: when O(members=true)
+      type: list
+      elements: str
 '''
 
 from ansible.module_utils.basic import AnsibleModule
@@ -94,8 +105,8 @@ from ansible_collections.mailops.mailman.plugins.module_utils.mailman_rest impor
 )
 
 
-def list_info(rest, mlist):
-    return dict(
+def list_info(rest, mlist, members=False):
+    info = dict(
         fqdn_listname=mlist.fqdn_listname,
         settings=dict(mlist.settings),
         member_count=mlist.member_count,
@@ -103,11 +114,14 @@ def list_info(rest, mlist):
         moderator_count=len(mlist.moderators),
         pending=rest.pending_requests(mlist),
     )
+    if members:
+        info['members'] = sorted(m.email for m in mlist.members)
+    return info
 
 
 def main():
     argument_spec = mailman_rest_argument_spec()
-    argument_spec.update(list=dict(type='str'))
+    argument_spec.update(list=dict(type='str'), members=dict(type='bool', default=False))
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     only = module.params['list']
     if only:
@@ -121,7 +135,7 @@ def main():
         mlists = [] if mlist is None else [mlist]
     else:
         mlists = rest.client.lists
-    lists = sorted((list_info(rest, m) for m in mlists), key=lambda item: item['fqdn_listname'])
+    lists = sorted((list_info(rest, m, module.params['members']) for m in mlists), key=lambda item: item['fqdn_listname'])
     module.exit_json(changed=False, domains=domains, lists=lists)
 
 

@@ -42,6 +42,18 @@ def test_one_list(mailman_core, mailman_client, domain_name):
     assert ok and result['lists'] == [], result
 
 
+def test_members_only_when_asked(mailman_core, mailman_client, domain_name):
+    mlist = mailman_client.create_domain(domain_name).create_list('roster')
+    for email in ('b@example.org', 'a@example.org'):
+        mlist.subscribe(email, pre_verified=True, pre_confirmed=True, pre_approved=True)
+    mlist.subscribe('waiting@example.org')  # pending: not a member yet
+    args = dict(mailman_core.rest_args, list='roster@%s' % domain_name)
+    ok, result = run_module(mailman_info, args)
+    assert ok and 'members' not in result['lists'][0], result
+    ok, result = run_module(mailman_info, dict(args, members=True))
+    assert ok and result['lists'][0]['members'] == ['a@example.org', 'b@example.org'], result
+
+
 def test_wrong_password_from_options(mailman_core):
     args = dict(mailman_core.rest_args, api_password='wrong-secret')
     ok, result = run_module(mailman_info, args)
