@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The test suite, as CI runs it (.ci/run): set-up, ansible-lint (production
+# profile), every Molecule scenario (real containers, real Postfix and Mailman,
+# real mailboxes), and the unit tests (real LMTP peers, real mailboxes, a real
+# Mailman core from PyPI). Every step runs even when one fails; the last line
+# counts them.
+#
+#   scripts/test.sh                 everything
+#   MOLECULE_SCENARIOS="default" scripts/test.sh   only these scenarios
+set -uo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh || { echo "checks: 0 passed, 1 failed"; exit 1; }
+export PATH="$PWD/.venv/bin:$PATH"
+# Molecule and ansible-lint must resolve mailops.mailman.* from this checkout.
+export ANSIBLE_COLLECTIONS_PATH="$PWD/collections"
+
+passed=0 failed=0 failures=()
+check() {
+    local name=$1; shift
+    local start=$SECONDS
+    echo "==== $name: $*"
+    if "$@"; then
+        passed=$((passed + 1)); echo "==== $name: passed in $((SECONDS - start))s"
+    else
+        failed=$((failed + 1)); failures+=("$name"); echo "==== $name: FAILED in $((SECONDS - start))s"
+    fi
+}
+
+check lint ansible-lint --profile production
+scenarios=${MOLECULE_SCENARIOS:-$(ls molecule | grep -v '^shared$')}
+for scenario in $scenarios; do
+    check "molecule-$scenario" molecule test -s "$scenario"
+done
+check unit pytest tests/unit -q
+
+[ ${#failures[@]} -gt 0 ] && echo "failed: ${failures[*]}"
+echo "checks: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
