@@ -493,16 +493,25 @@ def queue_hops(list_address, recipients, run, now=None):
             check_postfix_delivery(list_address, recipients, entries, now)]
 
 
+# The hops in the order a list message takes them.
+HOPS = ("postfix_routing", "lmtp", "postfix_to_lmtp", "mailman_inbound", "mailman_outbound",
+        "postfix_delivery")
+
+
 def trace(list_address, recipients, lmtp_host, lmtp_port, var_dir, log_dir, data_dir, run,
-          timeout=10):
-    """All hops in the order a list message takes them."""
-    routing = check_postfix_routing(list_address, lmtp_host, lmtp_port, data_dir, run)
-    lmtp = check_lmtp(list_address, lmtp_host, lmtp_port, timeout, log_dir=log_dir)
-    to_lmtp, delivery = queue_hops(list_address, recipients, run)
-    return [routing, lmtp, to_lmtp,
-            check_mailman_inbound(list_address, var_dir, log_dir),
-            check_mailman_outbound(list_address, var_dir, log_dir),
-            delivery]
+          timeout=10, only=HOPS):
+    """The hops named in `only`, in the order a list message takes them."""
+    checks = {
+        "postfix_routing": lambda: check_postfix_routing(list_address, lmtp_host, lmtp_port, data_dir, run),
+        "lmtp": lambda: check_lmtp(list_address, lmtp_host, lmtp_port, timeout, log_dir=log_dir),
+        "mailman_inbound": lambda: check_mailman_inbound(list_address, var_dir, log_dir),
+        "mailman_outbound": lambda: check_mailman_outbound(list_address, var_dir, log_dir),
+    }
+    queued = {}
+    if "postfix_to_lmtp" in only or "postfix_delivery" in only:
+        queued = dict(zip(("postfix_to_lmtp", "postfix_delivery"),
+                          queue_hops(list_address, recipients, run)))
+    return [queued[name] if name in queued else checks[name]() for name in HOPS if name in only]
 
 
 def first_broken(hops):

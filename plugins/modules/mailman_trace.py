@@ -37,6 +37,14 @@ options:
       - Posting address of the list, for example C(reading-group@lists.example.org).
     type: str
     required: true
+  hops:
+    description:
+      - Check only these hops. With MX front ends, run the Postfix hops on the MX
+        and the Mailman hops on the core, and read the two results together.
+    type: list
+    elements: str
+    choices: [postfix_routing, lmtp, postfix_to_lmtp, mailman_inbound, mailman_outbound, postfix_delivery]
+    default: [postfix_routing, lmtp, postfix_to_lmtp, mailman_inbound, mailman_outbound, postfix_delivery]
   recipients:
     description:
       - Subscriber addresses that should have got the message; Postfix's queue is
@@ -161,6 +169,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.mailops.mailman.plugins.module_utils.mailtrace import (
+    HOPS,
     ToolMissing,
     first_broken,
     split_address,
@@ -191,6 +200,7 @@ def main():
             mailman_log_dir=dict(type="path", default="/var/log/mailman3"),
             mailman_data_dir=dict(type="path"),
             fail_on_broken=dict(type="bool", default=True),
+            hops=dict(type="list", elements="str", choices=list(HOPS), default=list(HOPS)),
         ),
         supports_check_mode=True,
     )
@@ -203,7 +213,7 @@ def main():
 
     hops = trace(p["list"], p["recipients"], p["lmtp_host"], p["lmtp_port"],
                  p["mailman_var_dir"], p["mailman_log_dir"], data_dir,
-                 command_runner(module), timeout=p["lmtp_timeout"])
+                 command_runner(module), timeout=p["lmtp_timeout"], only=p["hops"])
     broken = first_broken(hops)
     result = dict(changed=False, hops=hops, broken_hop=broken["hop"] if broken else None)
     if broken is None:

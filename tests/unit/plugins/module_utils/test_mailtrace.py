@@ -349,3 +349,18 @@ def test_log_records_keep_tracebacks_together(tmp_path):
     # Only the tail is read, and a record cut in half at the start is dropped.
     assert mailtrace.log_records(str(log), max_bytes=200)[-1][0].startswith("[21/Nov/2026")
     assert mailtrace.log_records(str(tmp_path / "none.log")) == []
+
+
+def test_trace_checks_only_the_hops_asked_for(tmp_path):
+    # Mailman hops only (as on a core behind MX front ends): no Postfix tool
+    # is run, no LMTP connection is made.
+    ran = []
+
+    def run(argv):
+        ran.append(argv)
+        raise AssertionError("no command may run for the Mailman hops")
+
+    hops = mailtrace.trace("l@example.org", [], "127.0.0.1", 1, str(tmp_path), str(tmp_path),
+                           str(tmp_path), run, only=("mailman_outbound", "mailman_inbound"))
+    assert [h["hop"] for h in hops] == ["mailman_inbound", "mailman_outbound"]
+    assert ran == []
