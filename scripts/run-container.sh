@@ -4,7 +4,8 @@
 #
 # usage: scripts/run-container.sh NAME IMAGE [NETWORK]
 # --privileged fails on these machines; SYS_ADMIN + the host cgroup namespace +
-# tmpfs /run, /run/lock and /tmp is what systemd needs.
+# tmpfs /run, /run/lock and /tmp is what systemd needs. NET_ADMIN lets the
+# mailman3 role's LMTP allow-list (nftables) work inside the container.
 set -euo pipefail
 name=$1 image=$2 network=${3:-}
 
@@ -14,7 +15,7 @@ fi
 docker rm -f "$name" >/dev/null 2>&1 || true
 docker run -d --name "$name" --hostname "$name" \
     ${network:+--network "$network"} \
-    --cap-add SYS_ADMIN --cgroupns=host \
+    --cap-add SYS_ADMIN --cap-add NET_ADMIN --cgroupns=host \
     -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
     --tmpfs /run --tmpfs /run/lock --tmpfs /tmp \
     --stop-signal SIGRTMIN+3 \
