@@ -5,10 +5,14 @@
 # Mailman core from PyPI). Every step runs even when one fails; the last line
 # counts them.
 #
-#   scripts/test.sh                 everything
-#   MOLECULE_SCENARIOS="default" scripts/test.sh   only these scenarios
+#   scripts/test.sh                                 everything
+#   MOLECULE_SCENARIOS="default" scripts/test.sh    only these scenarios
+#   MAILOPS_SUITES="bookworm" scripts/test.sh       only Debian 12
+# Every scenario runs on Debian 12; the default scenario also on each further
+# suite in MAILOPS_SUITES (Debian 13, trixie).
 set -uo pipefail
 cd "$(dirname "$0")/.."
+export MAILOPS_SUITES=${MAILOPS_SUITES:-bookworm trixie}
 scripts/setup.sh || { echo "checks: 0 passed, 1 failed"; exit 1; }
 export PATH="$PWD/.venv/bin:$PATH"
 # Molecule and ansible-lint must resolve mailops.mailman.* from this checkout.
@@ -29,7 +33,13 @@ check() {
 check lint ansible-lint --profile production
 scenarios=${MOLECULE_SCENARIOS:-$(ls molecule | grep -v '^shared$')}
 for scenario in $scenarios; do
-    check "molecule-$scenario" molecule test -s "$scenario"
+    check "molecule-$scenario" env MAILOPS_SUITE=bookworm molecule test -s "$scenario"
+done
+for suite in $MAILOPS_SUITES; do
+    [ "$suite" = bookworm ] && continue
+    case " $scenarios " in *" default "*)
+        check "molecule-default-$suite" env MAILOPS_SUITE="$suite" molecule test -s default ;;
+    esac
 done
 check unit pytest tests/unit -q
 
