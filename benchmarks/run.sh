@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# The benchmark, in one command (as root, from anywhere):
+#
+#   benchmarks/run.sh
+#
+# 1. scripts/setup.sh (cached): Docker, the venv (with matplotlib), the image;
+# 2. a FRESH container mailops-bench (scripts/run-container.sh), converged with
+#    playbooks/site.yml and benchmarks/inventory (quickstart variables + the
+#    benchmark lists): timed, then converged again (timed, must be changed=0);
+# 3. playbooks/verify.yml on reading-group@local.edu: the join/post/leave loop, timed;
+# 4. benchmarks/bench.py inside the container (docker cp to /root: /tmp is a
+#    tmpfs there): single-post latency, then for each N raw Postfix fan-out and
+#    one list post, each until every mailbox has the message;
+# 5. benchmarks/results/<label>.json and <label>.png (report.py).
+#
+# Knobs (environment):
+#   BENCH_N=100,1000,5000   subscriber counts
+#   BENCH_LABEL=defaults    name of the result files
+#   BENCH_REUSE=1           keep a running mailops-bench (no fresh converge timing)
+#   BENCH_KEEP=1            leave the container up afterwards (default: removed)
+# Any arguments go to every ansible-playbook call, e.g. to measure other tuning:
+#   BENCH_LABEL=sleep-1s benchmarks/run.sh -e mailman3_runner_sleep_time=1s
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+export PATH="$PWD/.venv/bin:$PATH"
+
+name=mailops-bench
+image=${MAILOPS_IMAGE:-mailops/debian-systemd:bookworm}
+inv=benchmarks/inventory
+label=${BENCH_LABEL:-defaults}
+ns=${BENCH_N:-100,1000,5000}
+out=benchmarks/results
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$out"
+
+log() { printf '== %s\n' "$*"; }
+now() { date +%s.%N; }
+# "changed=N" of the PLAY RECAP line for our host.
+changed() { sed -n "s/^$name *:.* changed=\([0-9]*\).*/\1/p" "$1" | tail -1; }
+
+if [ "${BENCH_REUSE:-0}" != 1 ]; then
+    log "fresh container $name ($image)"
+    docker rm -f "$name" >/dev/null 2>&1 || true
+fi
+scripts/run-container.sh "$name" "$image"
+
+log "converge (fresh unless BENCH_REUSE=1)"
+t0=$(now)
+ansible-playbook -i "$inv" playbooks/site.yml "$@" >"$work/converge1.log" 2>&1 \
+    || { tail -40 "$work/converge1.log"; exit 1; }
+t1=$(now)
+log "converge again (idempotence)"
+ansible-playbook -i "$inv" playbooks/site.yml "$@" >"$work/converge2.log" 2>&1 \
+    || { tail -40 "$work/converge2.log"; exit 1; }
+t2=$(now)
+
+log "verify.yml: join/post/leave on reading-group@local.edu"
+ansible-playbook -i "$inv" playbooks/verify.yml -e verify_list=reading-group@local.edu "$@" \
+    >"$work/verify.log" 2>&1 || { tail -40 "$work/verify.log"; exit 1; }
+t3=$(now)
+
+log "bench.py in the container (N=$ns)"
+docker cp benchmarks/bench.py "$name":/root/bench.py
+# Bounded: every wait inside has its own limit; this is the backstop.
+timeout 3600 docker exec "$name" python3 /root/bench.py run --n "$ns" >"$work/bench.json"
+
+python3 - "$work" "$t0" "$t1" "$t2" "$t3" "$(changed "$work/converge1.log")" \
+    "$(changed "$work/converge2.log")" "$label" "${BENCH_REUSE:-0}" "$*" <<'PY' >"$out/$label.json"
+import json, os, re, sys, time
+work, t0, t1, t2, t3, c1, c2, label, reuse, args = sys.argv[1:]
+t0, t1, t2, t3 = map(float, (t0, t1, t2, t3))
+r = json.load(open(os.path.join(work, 'bench.json')))
+verify = open(os.path.join(work, 'verify.log')).read()
+report = re.search(r"reading-group@local.edu \(\d+ subscribers\): [^'\"\n]*", verify)
+stages = {k: float(v) for k, v in re.findall(r'(join|post|leave) ok, \d+ \w+ in ([0-9.]+)s', verify)}
+r = {
+    'label': label,
+    'date': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
+    'ansible_args': args,
+    'converge_fresh_s': None if reuse == '1' else round(t1 - t0, 1),
+    'converge_fresh_changed': None if reuse == '1' else int(c1),
+    'converge_idempotent_s': round(t2 - t1, 1),
+    'converge_idempotent_changed': int(c2),
+    'verify_playbook_s': round(t3 - t2, 1),
+    'verify_loop_s': round(sum(stages.values()), 1),
+    'verify_stages_s': stages,
+    'verify_report': report.group(0) if report else None,
+    'controller_load_end': os.getloadavg(),
+    **r,
+}
+print(json.dumps(r, indent=2))
+PY
+python3 benchmarks/report.py "$out/$label.json"
+
+if [ "${BENCH_KEEP:-0}" != 1 ]; then
+    docker rm -f "$name" >/dev/null
+fi
+log "results: $out/$label.json $out/$label.png"
