@@ -1,0 +1,146 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Count, in every subscriber's mbox, the copies of each post blast.py sent.
+
+Waits until every subscriber has every post and the mail system is idle (Postfix
+queue empty, Mailman's in/pipeline/out/retry/virgin queues empty), or --timeout
+runs out; then waits --settle seconds more and counts again, so a late duplicate
+is seen too. Read-only: mailboxes are only read.
+With --bounces MBOX, a post that came back to its sender in a delivery status
+notification (in that mbox) counts as bounced, with the reason, not as lost:
+a clean rejection after SMTP acceptance.
+Prints JSON: posts, subscribers, expected, delivered, lost, duplicated, bounced,
+and the first few (mailbox, message_id, copies) that are wrong.
+"""
+import argparse
+import collections
+import email.policy
+import glob
+import json
+import mailbox
+import os
+import re
+import subprocess
+import time
+
+MID = re.compile(rb"(?im)^Message-ID:[ \t]*<([^>\r\n]+)>")
+MAILMAN_QUEUES = ["in", "pipeline", "out", "retry", "virgin", "command"]
+
+
+def scan(mailboxes, expected):
+    """Copies per Message-ID, from each message's own header only: a bounce
+    quotes the original's headers in its body, and that is not a copy."""
+    counts = {}
+    for mb in mailboxes:
+        c = collections.Counter()
+        try:
+            with open(mb, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            data = b""
+        for message in re.split(rb"(?m)^From ", data):
+            header = re.split(rb"\r?\n\r?\n", message, maxsplit=1)[0]
+            for m in MID.finditer(header):
+                mid = m.group(1).decode("ascii", "replace")
+                if mid in expected:
+                    c[mid] += 1
+        counts[mb] = c
+    return counts
+
+
+def tally(counts, expected):
+    lost = duplicated = delivered = 0
+    wrong = []
+    for mb, c in counts.items():
+        for mid in expected:
+            n = c.get(mid, 0)
+            if n == 0:
+                lost += 1
+            else:
+                delivered += 1
+                duplicated += n - 1
+            if n != 1 and len(wrong) < 10:
+                wrong.append([mb, mid, n])
+    return delivered, lost, duplicated, wrong
+
+
+def bounces(path, expected):
+    """{message_id: diagnostic} for each post a DSN in mbox `path` returns."""
+    found = {}
+    if not path or not os.path.exists(path):
+        return found
+    for msg in mailbox.mbox(path, factory=lambda f: email.message_from_binary_file(f, policy=email.policy.default)):
+        if "mailer-daemon" not in str(msg.get("From", "")).lower():
+            continue
+        text = msg.as_bytes().decode("utf-8", "replace")
+        for mid in expected:
+            if "<%s>" % mid in text:
+                diag = re.search(r"(?im)^Diagnostic-Code:\s*(.+)$", text)
+                found[mid] = diag.group(1).strip() if diag else "returned to sender"
+    return found
+
+
+def idle(queue_dir):
+    out = subprocess.run(["postqueue", "-j"], capture_output=True, text=True).stdout
+    postfix = len([line for line in out.splitlines() if line.strip()])
+    mailman = sum(len(glob.glob(os.path.join(queue_dir, q, "*"))) for q in MAILMAN_QUEUES)
+    return postfix, mailman
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--sent", required=True, nargs="+", help="blast.py --out files")
+    p.add_argument("--mailboxes", required=True, help="glob of the subscribers' mboxes")
+    p.add_argument("--subscribers", type=int, required=True, help="how many mboxes there must be")
+    p.add_argument("--timeout", type=float, default=120)
+    p.add_argument("--settle", type=float, default=3)
+    p.add_argument("--queue-dir", default="/var/lib/mailman3/queue")
+    p.add_argument("--bounces", help="the senders' mbox, where bounced posts come back")
+    args = p.parse_args()
+
+    expected = set()
+    for path in args.sent:
+        with open(path) as f:
+            expected.update(json.load(f)["message_ids"])
+    mailboxes = sorted(glob.glob(args.mailboxes))
+    t0 = time.time()
+    bounced = {}
+    while True:
+        mailboxes = sorted(glob.glob(args.mailboxes))
+        bounced = bounces(args.bounces, expected)
+        counts = scan(mailboxes, expected - set(bounced))
+        delivered, lost, duplicated, wrong = tally(counts, expected - set(bounced))
+        queued = idle(args.queue_dir)
+        complete = lost == 0 and len(mailboxes) >= args.subscribers
+        if (complete and queued == (0, 0)) or time.time() - t0 > args.timeout:
+            break
+        time.sleep(1)
+    waited = round(time.time() - t0, 1)
+    # A duplicate may still be on its way: look once more after a pause.
+    time.sleep(args.settle)
+    bounced = bounces(args.bounces, expected)
+    # A bounced post must not have reached anyone either.
+    counts = scan(mailboxes, expected)
+    delivered, lost, duplicated, wrong = tally(counts, expected - set(bounced))
+    leaked = [[mb, mid, c[mid]] for mb, c in counts.items() for mid in bounced if c.get(mid)]
+    missing_mailboxes = max(0, args.subscribers - len(mailboxes))
+    lost += missing_mailboxes * len(expected)
+    queued = idle(args.queue_dir)
+    print(json.dumps({
+        "posts": len(expected),
+        "subscribers": args.subscribers,
+        "expected": len(expected) * args.subscribers,
+        "delivered": delivered,
+        "lost": lost,
+        "duplicated": duplicated,
+        "bounced": bounced,
+        "bounced_but_delivered": leaked,
+        "seconds": waited,
+        "still_queued": {"postfix": queued[0], "mailman": queued[1]},
+        "shunted": len(glob.glob(os.path.join(args.queue_dir, "shunt", "*"))),
+        "wrong": wrong,
+    }))
+
+
+if __name__ == "__main__":
+    main()
