@@ -72,8 +72,9 @@ import json, os, re, sys, time
 work, t0, t1, t2, t3, c1, c2, label, reuse, args = sys.argv[1:]
 t0, t1, t2, t3 = map(float, (t0, t1, t2, t3))
 r = json.load(open(os.path.join(work, 'bench.json')))
-verify = open(os.path.join(work, 'verify.log')).read()
-report = re.search(r"reading-group@local.edu \(\d+ subscribers\): [^'\"\n]*", verify)
+# The YAML callback folds long lines: join them back before matching.
+verify = re.sub(r'\s+', ' ', open(os.path.join(work, 'verify.log')).read())
+report = re.search(r"reading-group@local.edu \(\d+ subscribers\): .*?further posts", verify)
 stages = {k: float(v) for k, v in re.findall(r'(join|post|leave) ok, \d+ \w+ in ([0-9.]+)s', verify)}
 r = {
     'label': label,
