@@ -38,8 +38,12 @@ want=$(sha256sum requirements.txt | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     log "installing Python dependencies into .venv"
     python3 -m venv .venv
-    .venv/bin/pip install -q --upgrade pip >/dev/null
-    .venv/bin/pip install -q -r requirements.txt
+    # pip's output goes to a log, shown only when it fails.
+    if ! { .venv/bin/pip install -q --upgrade pip && .venv/bin/pip install -q -r requirements.txt; } \
+            >.venv/pip.log 2>&1; then
+        tail -30 .venv/pip.log >&2
+        exit 1
+    fi
     echo "$want" >"$stamp"
 fi
 
