@@ -202,7 +202,7 @@ def main():
     mlist = rest.get_list(address)
     before = {} if mlist is None else dict(mlist.settings)
     changes = {}
-    created = False
+    created = would_create = False
 
     if state == 'absent':
         after = {}
@@ -211,11 +211,17 @@ def main():
     elif mlist is None:
         listname, mail_host = address.split('@')
         domain = rest.get_domain(mail_host)
-        if domain is None:
+        if domain is None and not module.check_mode:
             module.fail_json(msg='cannot create list %s: domain %s does not exist in Mailman; '
                                  'create it first with mailops.mailman.mailman_domain'
                                  % (address, mail_host))
         if module.check_mode:
+            # In check mode an earlier mailman_domain task may only have
+            # reported the domain it would create: report the list the same way.
+            if domain is None:
+                module.warn('domain %s does not exist yet; a real run creates list %s only '
+                            'if the domain is created first' % (mail_host, address))
+            would_create = True
             # Without the list there is nothing to compare or validate against.
             changes = {a: dict(before=None, after=v) for a, v in sorted(wanted.items())}
             after = dict(wanted, fqdn_listname=address)
@@ -244,7 +250,7 @@ def main():
         else:
             after = dict(mlist.settings) if changes else config
 
-    changed = created or bool(changes) or (state == 'absent' and bool(before))
+    changed = created or would_create or bool(changes) or (state == 'absent' and bool(before))
     result = dict(changed=changed, list=after, changes=changes)
     if module._diff:
         result['diff'] = make_diff(address, bool(before), state == 'present', changes)

@@ -219,6 +219,12 @@ def main():
     state = module.params['state']
 
     rest = MailmanREST(module)
+    if module.check_mode and rest.get_list(address) is None:
+        # The list may be one an earlier task only reported it would create:
+        # then every declared address would be added.
+        module.warn('list %s does not exist yet; a real run fails unless it is created first' % address)
+        adding = sorted(e for e, _ in declared) if state == 'present' else []
+        module.exit_json(changed=bool(adding), added=adding, removed=[], pending=[], addresses=adding)
     mlist = rest.require_list(address)
     current = sorted(m.email.lower() for m in mlist.get_roster(role))
     pending_emails = {r['email'].lower() for r in rest.pending_requests(mlist)}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+from ansible.module_utils.common.warnings import get_warning_messages
 from ansible_collections.mailops.mailman.plugins.modules import mailman_list
 
 from tests.unit.plugins.modules.utils import run_module
@@ -143,3 +144,18 @@ def test_bad_address_is_named(mailman_core, address):
     ok, result = run_module(mailman_list, dict(mailman_core.rest_args, address=address))
     assert not ok, result
     assert repr(address) in result['msg'] and 'address' in result['msg']
+
+
+def test_check_mode_reports_a_new_list_as_a_change(mailman_core, mailman_client, address):
+    ok, result = run_module(mailman_list, dict(mailman_core.rest_args, address=address), check_mode=True)
+    assert ok and result['changed'], result
+    assert not list_exists(mailman_client, address)
+
+
+def test_check_mode_with_a_domain_still_to_create(mailman_core, mailman_client):
+    # As in a --check run where mailman_domain only reported the domain it would make.
+    address = 'announce@later.example.org'
+    ok, result = run_module(mailman_list, dict(mailman_core.rest_args, address=address), check_mode=True)
+    assert ok and result['changed'], result
+    assert any('later.example.org' in w for w in get_warning_messages())
+    assert 'later.example.org' not in [d.mail_host for d in mailman_client.domains]

@@ -103,3 +103,12 @@ def test_bad_address_fails_and_changes_nothing(mailman_core, mlist, bad):
     ok, result = run_module(mailman_member, args)
     assert not ok and 'addresses' in result['msg'], result
     assert roster(mlist) == []
+
+
+def test_check_mode_on_a_list_still_to_create(mailman_core, mailman_client, domain_name):
+    # As in a --check run where mailman_list only reported the list it would make.
+    address = 'later@%s' % domain_name
+    args = dict(mailman_core.rest_args, list=address, role='owner', addresses=['admin@example.org'])
+    ok, result = run_module(mailman_member, args, check_mode=True)
+    assert ok and result['changed'] and result['added'] == ['admin@example.org'], result
+    assert address not in [m.fqdn_listname for m in mailman_client.lists]
