@@ -105,6 +105,13 @@ options:
       - Seconds between two looks into the mailboxes.
     type: float
     default: 0.2
+  settle:
+    description:
+      - With O(state=present), once everyone has the message, wait this many seconds
+        and look once more, so that a duplicate arriving just after the first copy
+        is caught too. V(0) returns at once.
+    type: float
+    default: 0
   expected_body:
     description:
       - Text the first text/plain part must start with, after decoding, normalising line
@@ -340,6 +347,7 @@ def main():
             copies=dict(type="int", default=1),
             timeout=dict(type="float", default=30),
             interval=dict(type="float", default=0.2),
+            settle=dict(type="float", default=0),
             expected_body=dict(type="str"),
             expected_body_sha256=dict(type="str"),
         ),
@@ -364,6 +372,10 @@ def main():
             if p["state"] == "absent" or not (missing or altered) or time.monotonic() >= deadline:
                 break
             time.sleep(max(0.0, min(p["interval"], deadline - time.monotonic())))
+        if p["state"] == "present" and p["settle"] > 0 and not (missing or duplicates or altered):
+            time.sleep(p["settle"])
+            results = look(p["subscribers"], criteria, p["expected_body"], p["expected_body_sha256"])
+            missing, duplicates, altered = verdict(results, p["state"], p["copies"])
     except MailboxError as e:
         result["elapsed"] = round(time.monotonic() - started, 3)
         module.fail_json(msg=str(e), **result)

@@ -235,6 +235,23 @@ def test_message_appended_later_is_waited_for(tmp_path):
     assert res["results"][0]["copies"] == 1
 
 
+def test_settle_catches_a_duplicate_that_arrives_after_the_first_copy(tmp_path):
+    path = write_mbox(tmp_path / "alice", post_qp("dup@local.edu"))
+    args = dict(subscribers=[sub("alice@local.edu", path)], message_id="dup@local.edu", timeout=10)
+    second = threading.Timer(0.5, write_mbox, (path, post_qp("dup@local.edu")))
+    second.start()
+    try:
+        ok, res = run_module(mailbox_check, dict(args, settle=1.5))
+    finally:
+        second.join()
+    assert not ok and res["duplicates"] == ["alice@local.edu"], res
+    # Without settle the first copy is enough: the check returned before the second.
+    os.unlink(path)
+    write_mbox(path, post_qp("dup@local.edu"))
+    ok, res = run_module(mailbox_check, args)
+    assert ok and res["results"][0]["copies"] == 1, res
+
+
 def test_needs_a_criterion(tmp_path):
     ok, res = run_module(mailbox_check, dict(subscribers=[sub("a@x", tmp_path / "a")]))
     assert not ok
