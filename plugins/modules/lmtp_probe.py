@@ -348,6 +348,9 @@ def main():
     )
     p = module.params
     result = dict(changed=False, results=[], all_accepted=False, message_id=None, delivered=[])
+    # The resolver would quietly wrap 70000 to 4464 and probe the wrong port.
+    if not 0 < p["port"] < 65536 and not p["host"].startswith("/"):
+        module.fail_json(msg="port must be 1-65535, got %d" % p["port"], **result)
 
     client = None
     try:

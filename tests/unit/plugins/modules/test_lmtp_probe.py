@@ -117,3 +117,9 @@ def test_no_delivery_when_a_rcpt_is_rejected(server):
         port=port, addresses=[LIST, "nope@lists.example.org"], deliver=True))
     assert not ok
     assert handler.messages == []
+
+
+@pytest.mark.parametrize("port", [0, 70000, -1])
+def test_port_out_of_range_is_refused(port):
+    ok, res = run_module(lmtp_probe, dict(port=port, timeout=1))
+    assert not ok and res["msg"] == "port must be 1-65535, got %d" % port, res
