@@ -31,13 +31,14 @@ check() {
 }
 
 check lint ansible-lint --profile production
-scenarios=${MOLECULE_SCENARIOS:-$(ls molecule | grep -v '^shared$')}
+# Space-separated and padded, so " default " can be matched below.
+scenarios=" $(echo ${MOLECULE_SCENARIOS:-$(ls molecule | grep -v '^shared$')}) "
 for scenario in $scenarios; do
     check "molecule-$scenario" env MAILOPS_SUITE=bookworm molecule test -s "$scenario"
 done
 for suite in $MAILOPS_SUITES; do
     [ "$suite" = bookworm ] && continue
-    case " $scenarios " in *" default "*)
+    case "$scenarios" in *" default "*)
         check "molecule-default-$suite" env MAILOPS_SUITE="$suite" molecule test -s default ;;
     esac
 done
