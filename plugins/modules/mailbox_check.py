@@ -18,9 +18,28 @@ description:
     messages or O(timeout) runs out, then fails naming who is missing the message and
     who got duplicates (more than O(copies)).
   - With O(state=absent) it checks once, immediately, that nobody has a match.
-  - Strictly read-only. A mailbox is never created, written or locked. A missing mbox
-    file or Maildir just means no messages yet. Large mboxes are streamed, and only
-    messages whose raw headers could match are fully parsed.
+  - Read-only. A mailbox is never created or written. A missing mbox file or Maildir
+    just means no messages yet. Large mboxes are streamed, and only messages whose
+    raw headers could match are fully parsed.
+  - An mbox is read under a shared C(fcntl) lock, the lock Postfix local(8) holds
+    exclusively while it appends (Debian's C(mailbox_delivery_lock = fcntl, dotlock)),
+    so a half-written message is never counted. While the lock is held, local(8)
+    retries and, if needed, defers the delivery; it never bounces it. The dotlock
+    (C(NAME.lock)) is honoured but never created, since creating it writes to the
+    spool; a dotlock younger than 500 seconds (Postfix's C(stale_lock_time)) makes
+    the look wait.
+  - A Maildir needs no lock. A delivery is written in C(tmp/) and renamed into
+    C(new/), so only C(new/) and C(cur/) are read.
+  - The module usually runs as root on other users' mailboxes, so what is in a mailbox
+    must not make it read anything else. Only regular files are opened, never
+    through a symbolic link; a mailbox path or Maildir entry that is a symbolic
+    link, FIFO, device or socket fails the task with a message naming it, and is
+    not read. A line is read in pieces of at most 1 MiB; a header block over 1 MiB
+    or a matching message over 64 MiB fails the task (Postfix's
+    C(header_size_limit) and C(message_size_limit) are far below).
+  - A mailbox must be inside O(mail_spool) or inside the home directory of a regular
+    account (UID 1000 and up, as Debian's C(adduser) numbers them), where Maildirs
+    live; anything else needs O(allow_outside_spool=true).
 version_added: 0.1.0
 author:
   - mailops.mailman developers
@@ -98,13 +117,30 @@ options:
   timeout:
     description:
       - Seconds to wait with O(state=present).
+      - Also bounds each look, O(state=absent) too. A look still reading a mailbox or
+        waiting for its lock when the time is up stops and fails, naming the mailbox.
+        A look always gets at least 10 seconds, so V(0) still means "look once, do
+        not wait" even on a large mailbox.
     type: float
     default: 30
   interval:
     description:
-      - Seconds between two looks into the mailboxes.
+      - Seconds between two looks into the mailboxes. Must be more than V(0).
     type: float
     default: 0.2
+  mail_spool:
+    description:
+      - Directory Postfix delivers mbox files to (C(postconf mail_spool_directory)).
+      - Mailboxes inside it, or inside a regular user's home directory, are read;
+        others need O(allow_outside_spool).
+    type: path
+    default: /var/mail
+  allow_outside_spool:
+    description:
+      - Read mailboxes outside O(mail_spool) and outside regular users' home directories.
+      - The other protections (regular files only, no symbolic links) still hold.
+    type: bool
+    default: false
   settle:
     description:
       - With O(state=present), once everyone has the message, wait this many seconds
@@ -266,22 +302,28 @@ elapsed:
   type: float
 """
 
+import math
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.mailops.mailman.plugins.module_utils.mailbox import (
     Criteria,
     MailboxError,
+    MailboxTimeout,
     body_intact,
+    check_location,
     describe,
     find_matches,
 )
 
+# Even timeout: 0 ("look once") must be able to read a large mbox once.
+MIN_LOOK = 10.0
 
-def look(subscribers, criteria, expected_body, expected_sha):
+
+def look(subscribers, criteria, expected_body, expected_sha, deadline=None):
     results = []
     for sub in subscribers:
-        fmt, msgs = find_matches(sub["mailbox"], sub["format"], criteria)
+        fmt, msgs = find_matches(sub["mailbox"], sub["format"], criteria, deadline)
         intact = None
         if expected_body is not None or expected_sha:
             intact = bool(msgs) and all(body_intact(m, expected_body, expected_sha) for m in msgs)
@@ -343,6 +385,8 @@ def main():
                 value=dict(type="str", required=True),
             )),
             ignore_message_ids=dict(type="list", elements="str", default=[]),
+            mail_spool=dict(type="path", default="/var/mail"),
+            allow_outside_spool=dict(type="bool", default=False),
             state=dict(type="str", default="present", choices=["present", "absent"]),
             copies=dict(type="int", default=1),
             timeout=dict(type="float", default=30),
@@ -357,15 +401,25 @@ def main():
     p = module.params
     if p["copies"] < 1:
         module.fail_json(msg="copies must be at least 1, got %d" % p["copies"])
+    for name, least in (("timeout", 0), ("settle", 0), ("interval", None)):
+        value = p[name]
+        if not math.isfinite(value) or value < 0 or (least is None and value == 0):
+            module.fail_json(msg="%s must be a number of seconds %s, got %r" % (
+                name, "above 0" if least is None else "of 0 or more", value))
 
     started = time.monotonic()
     result = dict(changed=False, results=[], missing=[], duplicates=[], body_altered=[])
     try:
+        if not p["allow_outside_spool"]:
+            for sub in p["subscribers"]:
+                check_location(sub["mailbox"], p["mail_spool"])
         criteria = Criteria(p["message_id"], p["subject_contains"], p["from_contains"],
                             p["header"], p["ignore_message_ids"])
         deadline = started + p["timeout"]
         while True:
-            results = look(p["subscribers"], criteria, p["expected_body"], p["expected_body_sha256"])
+            look_deadline = max(deadline, time.monotonic() + MIN_LOOK)
+            results = look(p["subscribers"], criteria, p["expected_body"],
+                           p["expected_body_sha256"], look_deadline)
             missing, duplicates, altered = verdict(results, p["state"], p["copies"])
             # Only a missing message or a half-written mbox body can still change
             # by waiting; a duplicate never goes away, so it does not extend the wait.
@@ -374,8 +428,15 @@ def main():
             time.sleep(max(0.0, min(p["interval"], deadline - time.monotonic())))
         if p["state"] == "present" and p["settle"] > 0 and not (missing or duplicates or altered):
             time.sleep(p["settle"])
-            results = look(p["subscribers"], criteria, p["expected_body"], p["expected_body_sha256"])
+            look_deadline = max(deadline, time.monotonic() + MIN_LOOK)
+            results = look(p["subscribers"], criteria, p["expected_body"],
+                           p["expected_body_sha256"], look_deadline)
             missing, duplicates, altered = verdict(results, p["state"], p["copies"])
+    except MailboxTimeout as e:
+        elapsed = time.monotonic() - started
+        result["elapsed"] = round(elapsed, 3)
+        module.fail_json(msg="gave up after %.1fs (timeout %ss): %s" % (
+            elapsed, _num(p["timeout"]), e), **result)
     except MailboxError as e:
         result["elapsed"] = round(time.monotonic() - started, 3)
         module.fail_json(msg=str(e), **result)

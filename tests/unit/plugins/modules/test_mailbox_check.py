@@ -80,6 +80,21 @@ def write_maildir(path, *messages):
     return str(path)
 
 
+@pytest.fixture(autouse=True)
+def _spool(tmp_path_factory, monkeypatch):
+    # Every mailbox in these tests lives under pytest's temporary directory,
+    # which stands in for /var/mail.
+    monkeypatch.setitem(SPOOL, "mail_spool", str(tmp_path_factory.getbasetemp()))
+
+
+SPOOL = {}
+
+
+def check(args, **kwargs):
+    """Run the module with the test spool unless args say otherwise."""
+    return run_module(mailbox_check, dict(SPOOL, **args), **kwargs)
+
+
 def sub(address, mailbox, fmt="auto"):
     return dict(address=address, mailbox=str(mailbox), format=fmt)
 
@@ -91,7 +106,7 @@ def by_address(res):
 def test_confirm_token_from_folded_header_in_mbox_and_maildir(tmp_path):
     alice = write_mbox(tmp_path / "alice", post_qp("other@x"), confirm_message("join-1@local.edu"))
     bob = write_maildir(tmp_path / "bob", confirm_message("join-1@local.edu"))
-    ok, res = run_module(mailbox_check, dict(
+    ok, res = check(dict(
         subscribers=[sub("alice@local.edu", alice), sub("bob@local.edu", bob)],
         from_contains="reading-group-confirm+", subject_contains="to join the reading-group",
         timeout=0))
@@ -111,7 +126,7 @@ def test_confirm_token_from_folded_header_in_mbox_and_maildir(tmp_path):
 def test_multipart_base64_body_intact_despite_footer(tmp_path):
     text = "Chapter 3 starts on page 71.\nBring the book.\n"
     path = write_mbox(tmp_path / "alice", post_multipart_base64("p1@local.edu", text))
-    ok, res = run_module(mailbox_check, dict(
+    ok, res = check(dict(
         subscribers=[sub("alice@local.edu", path)], message_id="p1@local.edu",
         expected_body=text, timeout=0))
     assert ok, res
@@ -127,7 +142,7 @@ def test_quoted_printable_body_and_sha256(tmp_path):
             "-- \nReading-group footer")
     sha = hashlib.sha256(text.encode()).hexdigest()
     path = write_maildir(tmp_path / "Maildir", post_qp("p2@local.edu"))
-    ok, res = run_module(mailbox_check, dict(
+    ok, res = check(dict(
         subscribers=[sub("carol@local.edu", path, "maildir")], subject_contains="grüße",
         expected_body="Grüße aus der Lesegruppe, ein langer Satz.\r\nFrom now on",
         expected_body_sha256=sha, timeout=0))
@@ -139,7 +154,7 @@ def test_quoted_printable_body_and_sha256(tmp_path):
 
 def test_altered_body_fails(tmp_path):
     path = write_mbox(tmp_path / "alice", post_qp("p3@local.edu"))
-    ok, res = run_module(mailbox_check, dict(
+    ok, res = check(dict(
         subscribers=[sub("alice@local.edu", path)], message_id="<p3@local.edu>",
         expected_body="Hello", timeout=0))
     assert not ok
@@ -152,7 +167,7 @@ def test_missing_and_duplicates_are_named(tmp_path):
     alice = write_mbox(tmp_path / "alice", post)
     bob = write_mbox(tmp_path / "bob", post, post_qp("else@x"), post)
     carol = write_mbox(tmp_path / "carol", post_qp("else@x"))
-    ok, res = run_module(mailbox_check, dict(
+    ok, res = check(dict(
         subscribers=[sub("alice@local.edu", alice), sub("bob@local.edu", bob),
                      sub("carol@local.edu", carol)],
         message_id="p4@local.edu", timeout=0.3, interval=0.1))
@@ -171,7 +186,7 @@ def test_missing_and_duplicates_are_named(tmp_path):
 def test_copies(tmp_path):
     post = post_qp("p5@local.edu")
     bob = write_mbox(tmp_path / "bob", post, post)
-    ok, res = run_module(mailbox_check, dict(
+    ok, res = check(dict(
         subscribers=[sub("bob@local.edu", bob)], message_id="p5@local.edu", copies=2, timeout=0))
     assert ok, res
 
@@ -179,7 +194,7 @@ def test_copies(tmp_path):
 def test_missing_mailbox_is_not_created(tmp_path):
     mbox_path = tmp_path / "nobody"
     maildir_path = tmp_path / "Maildir"
-    ok, res = run_module(mailbox_check, dict(
+    ok, res = check(dict(
         subscribers=[sub("nobody@local.edu", mbox_path),
                      sub("md@local.edu", maildir_path, "maildir")],
         message_id="p6@local.edu", timeout=0.2, interval=0.05), check_mode=True)
@@ -193,10 +208,10 @@ def test_ignore_message_ids_tells_leave_from_join(tmp_path):
     alice = write_mbox(tmp_path / "alice", confirm_message("join-1@local.edu"))
     args = dict(subscribers=[sub("alice@local.edu", alice)],
                 from_contains="reading-group-confirm+", timeout=0.2, interval=0.05)
-    ok, res = run_module(mailbox_check, dict(args, ignore_message_ids=["<join-1@local.edu>"]))
+    ok, res = check(dict(args, ignore_message_ids=["<join-1@local.edu>"]))
     assert not ok and res["missing"] == ["alice@local.edu"]
     write_mbox(alice, confirm_message("leave-1@local.edu", "leave"))
-    ok, res = run_module(mailbox_check, dict(args, ignore_message_ids=["<join-1@local.edu>"]))
+    ok, res = check(dict(args, ignore_message_ids=["<join-1@local.edu>"]))
     assert ok, res
     (m,) = res["results"][0]["matches"]
     assert m["message_id"] == "<leave-1@local.edu>"
@@ -209,12 +224,12 @@ def test_state_absent(tmp_path):
     args = dict(subscribers=[sub("alice@local.edu", alice), sub("bob@local.edu", bob)],
                 state="absent", timeout=30)
     started = time.monotonic()
-    ok, res = run_module(mailbox_check, dict(args, message_id="held@local.edu"))
+    ok, res = check(dict(args, message_id="held@local.edu"))
     assert time.monotonic() - started < 2  # absent looks once, no waiting
     assert not ok
     assert res["missing"] == ["alice@local.edu"]
     assert res["msg"].startswith("message found but expected absent: alice@local.edu (1 in ")
-    ok, res = run_module(mailbox_check, dict(args, message_id="never@local.edu"))
+    ok, res = check(dict(args, message_id="never@local.edu"))
     assert ok, res
 
 
@@ -225,7 +240,7 @@ def test_message_appended_later_is_waited_for(tmp_path):
     writer.start()
     try:
         started = time.monotonic()
-        ok, res = run_module(mailbox_check, dict(
+        ok, res = check(dict(
             subscribers=[sub("alice@local.edu", path)], message_id="late@local.edu", timeout=10))
         elapsed = time.monotonic() - started
     finally:
@@ -241,19 +256,19 @@ def test_settle_catches_a_duplicate_that_arrives_after_the_first_copy(tmp_path):
     second = threading.Timer(0.5, write_mbox, (path, post_qp("dup@local.edu")))
     second.start()
     try:
-        ok, res = run_module(mailbox_check, dict(args, settle=1.5))
+        ok, res = check(dict(args, settle=1.5))
     finally:
         second.join()
     assert not ok and res["duplicates"] == ["alice@local.edu"], res
     # Without settle the first copy is enough: the check returned before the second.
     os.unlink(path)
     write_mbox(path, post_qp("dup@local.edu"))
-    ok, res = run_module(mailbox_check, args)
+    ok, res = check(args)
     assert ok and res["results"][0]["copies"] == 1, res
 
 
 def test_needs_a_criterion(tmp_path):
-    ok, res = run_module(mailbox_check, dict(subscribers=[sub("a@x", tmp_path / "a")]))
+    ok, res = check(dict(subscribers=[sub("a@x", tmp_path / "a")]))
     assert not ok
     assert "one of the following is required" in res["msg"]
 
@@ -276,14 +291,14 @@ def big_mbox(tmp_path_factory):
 
 def test_100k_message_mbox(big_mbox):
     started = time.monotonic()
-    ok, res = run_module(mailbox_check, dict(
+    ok, res = check(dict(
         subscribers=[sub("alice@local.edu", big_mbox)], message_id="probe@local.edu",
         copies=3, expected_body="the probe", timeout=0))
     elapsed = time.monotonic() - started
     assert ok, res
     assert res["results"][0]["copies"] == 3
     assert res["results"][0]["body_intact"] is True
-    ok, res = run_module(mailbox_check, dict(
+    ok, res = check(dict(
         subscribers=[sub("alice@local.edu", big_mbox)], message_id="m77777@local.edu",
         timeout=0))
     assert ok, res
