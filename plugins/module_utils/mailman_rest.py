@@ -13,11 +13,12 @@ where to look, instead of a traceback.
 from __future__ import annotations
 
 import configparser
-import re
 import sys
 import traceback
 from urllib.error import HTTPError
 from urllib.parse import urlsplit
+
+from ansible_collections.mailops.mailman.plugins.module_utils.mailman_input import is_list_address
 
 try:
     from mailmanclient import Client
@@ -47,9 +48,8 @@ WEBSERVICE_DEFAULTS = {
     'admin_pass': 'restpass',
 }
 
-# Mailman's own check (posting address = local part @ mail host) is laxer,
-# but anything else here is almost always a typo in the playbook.
-LIST_ADDRESS_RE = re.compile(r'^[a-z0-9][a-z0-9._+=-]*@[a-z0-9-]+(\.[a-z0-9-]+)*$', re.IGNORECASE)
+# A REST request that may take longer than this is a hung server, not a slow one.
+MAX_TIMEOUT = 3600
 
 
 def mailman_rest_argument_spec():
@@ -64,14 +64,15 @@ def mailman_rest_argument_spec():
 
 
 def check_list_address(module, address, option='address'):
-    """Fail unless address looks like listname@mail.host; return it lowercased.
+    """Fail unless address is listname@mail.host (mailman_input's rule); return it lowercased.
 
     Mailman stores list names lowercased, so comparing lowercased is what
     keeps a second run from seeing a difference.
     """
-    if not LIST_ADDRESS_RE.match(address or ''):
+    if not is_list_address(address):
         module.fail_json(msg='%s=%r is not a list address; expected the full posting address '
-                             'like reading-group@example.org' % (option, address))
+                             'like reading-group@example.org (letters, digits, - _ . before the @, '
+                             'a host name after it)' % (option, address))
     return address.lower()
 
 
@@ -143,6 +144,9 @@ class MailmanREST:
                     % sys.executable,
                 exception=MAILMANCLIENT_IMPORT_ERROR)
         params = module.params
+        if not 0 < params['timeout'] <= MAX_TIMEOUT:
+            module.fail_json(msg='timeout=%r: give the seconds to wait for each REST request, '
+                                 'from 1 to %d' % (params['timeout'], MAX_TIMEOUT))
         self.config_file = params['config_file']
         # Say which setting to fix in a 401 message: the options if given, else the file.
         self.credentials_from_options = bool(params['api_user'] or params['api_password'])

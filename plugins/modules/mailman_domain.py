@@ -18,17 +18,18 @@ options:
   name:
     description:
       - The mail host, the part after the C(@) of the lists' addresses.
+      - Must be a host name (ASCII letters, digits and C(-) in dot-separated labels).
     type: str
     required: true
     aliases: [mail_host]
   description:
     description:
-      - Human readable description of the domain.
+      - Human readable description of the domain. Line breaks and NUL are refused.
       - Left as it is when not given.
     type: str
   alias_domain:
     description:
-      - Alternate domain Postfix uses for the lists' transport maps.
+      - Alternate domain Postfix uses for the lists' transport maps. Must be a host name.
       - Left as it is when not given.
     type: str
   state:
@@ -80,12 +81,27 @@ from ansible_collections.mailops.mailman.plugins.module_utils.mailman_rest impor
     http_error_text,
     mailman_rest_argument_spec,
 )
+from ansible_collections.mailops.mailman.plugins.module_utils.mailman_input import is_hostname, unsafe_message
 
 FIELDS = ('mail_host', 'description', 'alias_domain')
 
 
 def domain_dict(domain):
     return {} if domain is None else {field: getattr(domain, field) for field in FIELDS}
+
+
+def check_input(module, name, wanted):
+    """Refuse what Mailman would store but never serve (or never let go of) before asking it."""
+    # Mailman takes any string: '' and 'x/../y' are created, and the latter
+    # can never be deleted through REST again.
+    if not is_hostname(name):
+        module.fail_json(msg='name=%r is not a host name (letters, digits and - in dot-separated '
+                             'labels, as in lists.example.org); nothing was changed' % name)
+    if wanted.get('alias_domain') and not is_hostname(wanted['alias_domain']):
+        module.fail_json(msg='alias_domain=%r is not a host name; nothing was changed' % wanted['alias_domain'])
+    unsafe = unsafe_message('description', wanted.get('description'))
+    if unsafe:
+        module.fail_json(msg=unsafe)
 
 
 def main():
@@ -101,6 +117,7 @@ def main():
     state = module.params['state']
     wanted = {key: module.params[key] for key in ('description', 'alias_domain')
               if module.params[key] is not None}
+    check_input(module, name, wanted)
 
     rest = MailmanREST(module)
     domain = rest.get_domain(name)

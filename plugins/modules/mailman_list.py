@@ -37,6 +37,10 @@ options:
       - Attributes not named here are left as they are.
       - An unknown or read-only attribute, or a value Mailman rejects, fails the task
         without changing anything.
+      - A CR, LF or NUL in any value (or key) is refused before anything is sent: Mailman
+        would put it into a mail header and shunt every message carrying it. C(info), which
+        only appears in message bodies and web pages, may contain line breaks (not NUL).
+      - Integer values must be from 0 to 2147483647.
     type: dict
     default: {}
   state:
@@ -107,6 +111,25 @@ from ansible_collections.mailops.mailman.plugins.module_utils.mailman_rest impor
     http_error_text,
     mailman_rest_argument_spec,
 )
+from ansible_collections.mailops.mailman.plugins.module_utils.mailman_input import unsafe_message
+
+
+MAX_INT = 2 ** 31 - 1
+# Settings that only ever appear in message bodies and web pages, never in a
+# header: line breaks are their point. NUL is refused in them all the same.
+MULTILINE_SETTINGS = ('info',)
+
+
+def unsafe_settings_message(settings):
+    """Refuse CR/LF/NUL in any setting (and NUL in the multi-line ones) before Mailman sees it."""
+    header_bound = {k: v for k, v in settings.items() if k not in MULTILINE_SETTINGS}
+    message = unsafe_message('settings', header_bound)
+    if message:
+        return message
+    nul = [k for k in MULTILINE_SETTINGS if '\x00' in str(settings.get(k, ''))]
+    if nul:
+        return 'settings.%s: NUL in the value; nothing was changed' % nul[0]
+    return None
 
 
 def normalise(value, current):
@@ -123,11 +146,19 @@ def normalise(value, current):
         except TypeError:
             raise ValueError('expected a boolean') from None
     if isinstance(current, int):
-        if isinstance(value, bool):
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
             raise ValueError('expected an integer')
-        return int(value)
+        number = int(value)
+        # Mailman's integer settings are counts and sizes; PostgreSQL's INTEGER
+        # column refuses more than 2**31-1 with a server error, mid-request.
+        if not 0 <= number <= MAX_INT:
+            raise ValueError('expected an integer from 0 to %d' % MAX_INT)
+        return number
     if isinstance(current, float):
-        return float(value)
+        number = float(value)
+        if not 0 <= number <= MAX_INT:
+            raise ValueError('expected a number from 0 to %d' % MAX_INT)
+        return number
     if isinstance(current, list):
         if not isinstance(value, list):
             raise ValueError('expected a list')
@@ -148,7 +179,8 @@ def compute_changes(config, wanted):
             continue
         try:
             value = normalise(value, config[attribute])
-        except (TypeError, ValueError) as exc:
+        # OverflowError: int() of an infinite float (1e400 in YAML).
+        except (TypeError, ValueError, OverflowError) as exc:
             errors.append('invalid value %r for %s: %s' % (value, attribute, exc))
             continue
         if value != config[attribute]:
@@ -196,6 +228,9 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     address = check_list_address(module, module.params['address'])
     wanted = module.params['settings']
+    unsafe = unsafe_settings_message(wanted)
+    if unsafe:
+        module.fail_json(msg='list %s not changed: %s' % (address, unsafe))
     state = module.params['state']
 
     rest = MailmanREST(module)

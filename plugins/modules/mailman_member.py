@@ -26,6 +26,9 @@ options:
     description:
       - The addresses to add or remove.
       - Each is an email address, or a dict with C(address) and optionally C(display_name).
+      - All are checked before anything changes; a non-ASCII address, or a CR, LF or NUL in a
+        C(display_name) (Mailman would put it into headers and shunt every notice to that
+        member), fails the task with nothing changed.
       - C(display_name) is used when the address is added; an existing member's name is not changed.
     type: list
     elements: raw
@@ -45,6 +48,15 @@ options:
   exclusive:
     description:
       - With O(state=present), also remove every address of O(role) that is not in O(addresses).
+      - Addresses are added before any is removed, so a failure part-way never leaves the
+        roster emptied.
+      - With an empty O(addresses) this would remove everyone, so it is refused unless
+        O(allow_empty=true).
+    type: bool
+    default: false
+  allow_empty:
+    description:
+      - Allow O(exclusive=true) with an empty O(addresses), which removes every address of O(role).
     type: bool
     default: false
   pre_verified:
@@ -154,24 +166,37 @@ from ansible_collections.mailops.mailman.plugins.module_utils.mailman_rest impor
     http_error_text,
     mailman_rest_argument_spec,
 )
+from ansible_collections.mailops.mailman.plugins.module_utils.mailman_input import is_email, unsafe_message
 
 
 def parse_addresses(module, items):
-    """Return [(email, display_name)] from strings and {address, display_name} dicts."""
-    parsed = []
-    for item in items:
-        if isinstance(item, dict) and set(item) <= {'address', 'display_name'} and item.get('address'):
+    """Return [(email, display_name)] from strings and {address, display_name} dicts.
+
+    Every item is checked before the first request, so one bad entry changes
+    nothing (with exclusive, it would otherwise come after the removals).
+    """
+    parsed, bad = [], []
+    for index, item in enumerate(items):
+        if isinstance(item, dict) and set(item) <= {'address', 'display_name'} \
+                and isinstance(item.get('address'), str) and item['address'] \
+                and isinstance(item.get('display_name', ''), (str, type(None))):
             email, name = item['address'], item.get('display_name')
         elif isinstance(item, str):
             email, name = item, None
         else:
-            module.fail_json(msg='addresses: %r is neither an email address nor a dict with '
-                                 'address and optionally display_name' % (item,))
+            bad.append('%r is neither an email address nor a dict with address and optionally '
+                       'a display_name string' % (item,))
+            continue
         email = email.strip()
-        if email.count('@') != 1 or email.startswith('@') or email.endswith('@'):
-            module.fail_json(msg='addresses: %r is not an email address' % (email,))
+        if not is_email(email):
+            bad.append('%r is not an email address (ASCII local@host.name)' % (email,))
+        unsafe = unsafe_message('addresses[%d].display_name' % index, name)
+        if unsafe:
+            bad.append(unsafe)
         # Mailman compares addresses case-insensitively and lists them lowercased.
         parsed.append((email.lower(), name))
+    if bad:
+        module.fail_json(msg='addresses: nothing was changed: %s' % '; '.join(bad))
     return parsed
 
 
@@ -211,10 +236,16 @@ def main():
         pre_confirmed=dict(type='bool', default=True),
         pre_approved=dict(type='bool', default=True),
         send_welcome_message=dict(type='bool', default=False),
+        allow_empty=dict(type='bool', default=False),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     address = check_list_address(module, module.params['list'], option='list')
     declared = parse_addresses(module, module.params['addresses'])
+    if module.params['exclusive'] and module.params['state'] == 'present' and not declared \
+            and not module.params['allow_empty']:
+        module.fail_json(msg='exclusive: true with no addresses would remove every %s of %s; '
+                             'set allow_empty: true if that is what you want'
+                             % (module.params['role'], address))
     role = module.params['role']
     state = module.params['state']
 
@@ -242,17 +273,19 @@ def main():
 
     added, removed, now_pending = [], [], []
     if not module.check_mode:
+        # Additions first: if Mailman refuses one, the roster has grown, not
+        # been emptied (with exclusive, removals would otherwise come first).
         try:
-            for email in to_remove:
-                doing = 'remove %s' % email
-                remove(module, mlist, role, email)
-                removed.append(email)
             for email, name in to_add:
                 doing = 'add %s' % email
                 if add(module, mlist, role, email, name) is None:
                     added.append(email)
                 else:
                     now_pending.append(email)
+            for email in to_remove:
+                doing = 'remove %s' % email
+                remove(module, mlist, role, email)
+                removed.append(email)
         except (HTTPError, ValueError) as exc:
             text = http_error_text(exc) if isinstance(exc, HTTPError) else str(exc)
             module.fail_json(msg='Mailman refused to %s as %s of %s: %s'
