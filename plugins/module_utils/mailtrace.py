@@ -22,6 +22,8 @@ import smtplib
 import socket
 import time
 
+from ansible_collections.mailops.mailman.plugins.module_utils import mailman_input
+
 # Mailman's per-list addresses (mailman.mta.aliases.SUBDESTINATIONS).
 SUBDESTINATIONS = ("bounces", "confirm", "join", "leave", "owner", "request",
                    "subscribe", "unsubscribe")
@@ -47,9 +49,9 @@ def hop(name, ok, evidence, detail=None, look_at=None):
 
 
 def split_address(address):
-    local, sep, domain = address.strip().rpartition("@")
-    if not sep or not local or not domain:
+    if not mailman_input.is_list_address(address):
         raise ValueError("%r is not a list address (LIST@DOMAIN)" % address)
+    local, _, domain = address.rpartition("@")
     return local.lower(), domain.lower()
 
 

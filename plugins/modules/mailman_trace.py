@@ -209,6 +209,12 @@ def main():
         split_address(p["list"])
     except ValueError as e:
         module.fail_json(msg=str(e), hops=[], broken_hop=None)
+    if not 0 < p["lmtp_timeout"] <= 3600:
+        module.fail_json(msg="lmtp_timeout=%r: give the seconds to wait for LMTP, more than 0 and "
+                             "at most 3600" % p["lmtp_timeout"], hops=[], broken_hop=None)
+    if not 1 <= p["lmtp_port"] <= 65535:
+        module.fail_json(msg="lmtp_port=%r is not a TCP port (1-65535)" % p["lmtp_port"],
+                         hops=[], broken_hop=None)
     data_dir = p["mailman_data_dir"] or os.path.join(p["mailman_var_dir"], "data")
 
     hops = trace(p["list"], p["recipients"], p["lmtp_host"], p["lmtp_port"],

@@ -141,3 +141,17 @@ def test_bad_list_address():
     ok, res = run_module(mailman_trace, dict(list="reading-group"))
     assert not ok
     assert "not a list address" in res["msg"]
+
+
+@pytest.mark.parametrize("more,expect", [
+    (dict(list="reading-group@local.edu\n"), "not a list address"),
+    (dict(list="r\u00e9@local.edu"), "not a list address"),
+    (dict(list=LIST, lmtp_timeout=0), "lmtp_timeout="),
+    (dict(list=LIST, lmtp_timeout=-1), "lmtp_timeout="),
+    (dict(list=LIST, lmtp_port=70000), "lmtp_port="),
+    (dict(list=LIST, lmtp_port=0), "lmtp_port="),
+])
+def test_impossible_arguments_are_refused(more, expect):
+    ok, res = run_module(mailman_trace, more)
+    assert not ok and expect in res["msg"], res
+    assert res["hops"] == []
