@@ -37,13 +37,18 @@ options:
     default: 8024
   timeout:
     description:
-      - Seconds to wait for the connection and for each reply.
+      - Seconds to wait for the connection and for each reply; more than V(0), at most
+        a day (V(86400)).
     type: float
     default: 10
   addresses:
     description:
       - Recipient addresses to check with C(RCPT TO), usually list posting addresses.
       - When empty, only the greeting and C(LHLO) are checked.
+      - Each must be C(LOCAL@DOMAIN) in ASCII, without spaces, angle brackets or control
+        characters. Mailman's LMTP runner does not offer C(SMTPUTF8), so give an
+        internationalised domain in its IDNA form (C(xn--...)); the failure message
+        shows it.
     type: list
     elements: str
     default: []
@@ -57,7 +62,8 @@ options:
     default: false
   mail_from:
     description:
-      - Envelope sender used for C(MAIL FROM).
+      - Envelope sender used for C(MAIL FROM); the same rules as O(addresses), or V("")
+        for the null sender.
     type: str
     default: lmtp-probe@localhost
   deliver:
@@ -178,6 +184,7 @@ delivered:
 """
 
 import email.policy
+import math
 import smtplib
 import socket
 import time
@@ -188,6 +195,11 @@ from ansible.module_utils.basic import AnsibleModule
 
 LIST_SUFFIXES = ("", "-join", "-leave", "-request", "-owner", "-bounces", "-confirm+probe")
 ACCEPTED = (250, 251)
+# A day: anything longer is a typo, and the socket layer refuses values near time_t's limit.
+MAX_TIMEOUT = 86400
+# smtplib sends commands as they are: a CR or LF would end the command early
+# and start another one (command injection); NUL ends strings in C servers.
+_CONTROL = ("\r", "\n", "\0")
 
 
 class ProbeError(Exception):
@@ -331,6 +343,83 @@ def diagnose(results):
     return "; ".join(parts)
 
 
+def _controls(value):
+    return any(c in value for c in _CONTROL)
+
+
+def _idna_hint(address):
+    local, _, domain = address.rpartition("@")
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return ""
+    if not local.isascii() or ascii_domain == domain:
+        return "; a non-ASCII local part cannot be probed over LMTP"
+    return "; give the domain in its IDNA form: %s@%s" % (local, ascii_domain)
+
+
+def check_address(option, value, allow_empty=False):
+    """Return why value cannot go into MAIL FROM/RCPT TO, or None."""
+    if value == "" and allow_empty:
+        return None  # the null sender, <>
+    if _controls(value):
+        return "%s %r contains a CR, LF or NUL, which would end the LMTP command early" % (
+            option, value)
+    if not value.isascii():
+        # smtplib would die with UnicodeEncodeError; SMTPUTF8 is not offered
+        # by Mailman's LMTP runner, so there is nothing to negotiate.
+        return "%s %r is not ASCII and LMTP without SMTPUTF8 cannot carry it%s" % (
+            option, value, _idna_hint(value))
+    if not value or any(c.isspace() for c in value) or "<" in value or ">" in value:
+        return "%s %r is not an address: it is empty or holds spaces or angle brackets" % (
+            option, value)
+    if "@" not in value[1:-1]:
+        return "%s %r is not an address: expected LOCAL@DOMAIN" % (option, value)
+    return None
+
+
+def check_host(host):
+    if not host:
+        return "host is empty: give the LMTP runner's host or a Unix socket path"
+    if _controls(host) or any(c.isspace() for c in host):
+        return "host %r contains spaces or control characters" % host
+    if host.startswith("/"):
+        return None
+    try:
+        # What the resolver will do anyway, but there a bad name is a
+        # UnicodeError deep in socket.create_connection.
+        host.encode("idna")
+    except UnicodeError as e:
+        return "host %r is not a valid host name (%s): check [mta] lmtp_host" % (host, e)
+    return None
+
+
+def check_params(p):
+    """Return the first reason the parameters cannot make a probe, or None."""
+    timeout = p["timeout"]
+    if not (math.isfinite(timeout) and 0 < timeout <= MAX_TIMEOUT):
+        return "timeout must be more than 0 and at most %d seconds, got %r" % (
+            MAX_TIMEOUT, timeout)
+    problem = check_host(p["host"])
+    if problem:
+        return problem
+    # The resolver would quietly wrap 70000 to 4464 and probe the wrong port.
+    if not 0 < p["port"] < 65536 and not p["host"].startswith("/"):
+        return "port must be 1-65535, got %d" % p["port"]
+    problem = check_address("mail_from", p["mail_from"], allow_empty=True)
+    if problem:
+        return problem
+    for i, address in enumerate(p["addresses"]):
+        problem = check_address("addresses[%d]" % i, address)
+        if problem:
+            return problem
+    if _controls(p["subject"]):
+        return "subject %r contains a CR, LF or NUL: a header cannot hold it" % p["subject"]
+    if "\0" in p["body"]:
+        return "body contains a NUL character, which mail cannot carry"
+    return None
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -348,9 +437,9 @@ def main():
     )
     p = module.params
     result = dict(changed=False, results=[], all_accepted=False, message_id=None, delivered=[])
-    # The resolver would quietly wrap 70000 to 4464 and probe the wrong port.
-    if not 0 < p["port"] < 65536 and not p["host"].startswith("/"):
-        module.fail_json(msg="port must be 1-65535, got %d" % p["port"], **result)
+    problem = check_params(p)
+    if problem:
+        module.fail_json(msg=problem, **result)
 
     client = None
     try:
@@ -376,6 +465,11 @@ def main():
                              % (_where(p["host"], p["port"]), _num(p["timeout"])), **result)
         module.fail_json(msg="LMTP conversation with %s failed: %s"
                          % (_where(p["host"], p["port"]), e), **result)
+    except ValueError as e:
+        # Input is checked up front; this is the last line against a traceback
+        # (smtplib and the resolver raise ValueError/UnicodeError for what they cannot encode).
+        module.fail_json(msg="LMTP probe of %s stopped on a value it cannot use: %s: %s"
+                         % (_where(p["host"], p["port"]), type(e).__name__, e), **result)
     finally:
         if client is not None and client.sock is not None:
             try:
