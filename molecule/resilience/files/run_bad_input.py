@@ -23,14 +23,18 @@ from concurrent.futures import ThreadPoolExecutor
 # (which for an argument spec lists every option name, named or not).
 FAILURE = re.compile(r"(?s)(\[ERROR\]|fatal:|failed:|FAILED!).*?(?=Origin:|PLAY RECAP|\Z)")
 CHANGED = re.compile(r"\bchanged=(\d+)")
+# Which tasks changed something, to say so when a case changed the host.
+CHANGED_TASK = re.compile(r"(?s)TASK \[([^\]]*)\][^\n]*\n(?:(?!TASK \[).)*?changed: \[")
 
 
 def run(case):
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
     p = subprocess.run(case["argv"], capture_output=True, text=True, env=env)
     out = p.stdout + p.stderr
-    m = FAILURE.search(out)
-    failure = re.sub(r"\s+", " ", m.group(0) if m else out[-600:])
+    # Every failure block (the [ERROR] summary and the fatal: result with the
+    # module's stderr), each without the task source quoted after Origin:.
+    blocks = [m.group(0) for m in FAILURE.finditer(out)]
+    failure = re.sub(r"\s+", " ", " ".join(blocks) if blocks else out[-600:])
     named = re.search(case["expect"], failure, re.I) is not None
     changed = sum(int(n) for n in CHANGED.findall(out))
     problems = []
@@ -44,7 +48,8 @@ def run(case):
         "case": case["case"],
         "kind": case["kind"],
         "handled": not problems,
-        "detail": "; ".join(problems + ["rc %d: %s" % (p.returncode, failure[:400])]),
+        "detail": "; ".join(problems + ["rc %d: %s" % (p.returncode, failure[:400])]
+                            + (["changed: " + " | ".join(CHANGED_TASK.findall(out))[:300]] if changed else [])),
     }
 
 
