@@ -192,6 +192,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.mailops.mailman.plugins.module_utils.mailman_input import UNSAFE_CHARS
 
 LIST_SUFFIXES = ("", "-join", "-leave", "-request", "-owner", "-bounces", "-confirm+probe")
 ACCEPTED = (250, 251)
@@ -199,7 +200,8 @@ ACCEPTED = (250, 251)
 MAX_TIMEOUT = 86400
 # smtplib sends commands as they are: a CR or LF would end the command early
 # and start another one (command injection); NUL ends strings in C servers.
-_CONTROL = ("\r", "\n", "\0")
+# The characters are the collection's one set (module_utils/mailman_input).
+_CONTROL = UNSAFE_CHARS
 
 
 class ProbeError(Exception):

@@ -62,6 +62,7 @@ import smtplib
 import socket
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.mailops.mailman.plugins.module_utils.mailman_input import is_email
 
 
 def probe(host, port, recipients, timeout):
@@ -105,7 +106,7 @@ def main():
         module.fail_json(msg="port must be 1 to 65535, got %d" % p["port"])
     if not 1 <= p["timeout"] <= 300:
         module.fail_json(msg="timeout must be 1 to 300 seconds, got %d" % p["timeout"])
-    bad = [r for r in p["recipients"] if any(c in r for c in "\r\n\0<>") or "@" not in r]
+    bad = [r for r in p["recipients"] if not is_email(r)]
     if bad:
         module.fail_json(msg="not an address: %r" % bad)
     try:
