@@ -2,7 +2,7 @@
 """``mailops-posting-pipeline``: the installed stock posting pipeline, one handler swapped.
 
 Read at import from ``PostingPipeline._default_handlers``, so it follows the
-installed version (3.3.10 added ``cleanse-dkim``, which 3.3.8 lacks).
+installed version's stock pipeline, whatever a release adds or moves.
 """
 
 import logging

@@ -1,0 +1,461 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Stock ``member-recipients`` against mailops' plugin, on the same rosters.
+
+A standalone script (Mailman and the standard library only), so that the same
+comparison runs against the PyPI core in the unit tests and against Debian's
+packaged Mailman in a container::
+
+    PYTHONPATH=<dir holding mailops_mailman_plugin> python3 differential.py WORKDIR [--timing N]
+
+It writes a mailman.cfg with the plugin enabled and a SQLite database under
+WORKDIR, loads Mailman in this process, builds rosters through Mailman's own
+Python API (hand-made edge cases, then seeded random ones), runs both handlers
+on copies of each post, then ``avoid-duplicates`` after each, and prints one
+JSON report on stdout. It judges nothing: the test reads the report.
+"""
+
+import argparse
+import copy
+import email
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+CONFIG = """\
+[mailman]
+layout: differential
+site_owner: postmaster@example.org
+
+[paths.differential]
+var_dir: {var_dir}
+
+[database]
+class: mailman.database.sqlite.SQLiteDatabase
+url: sqlite:///{var_dir}/data/mailman.db
+
+[mta]
+incoming: mailman.mta.null.NullMTA
+
+[plugin.mailops]
+class: mailops_mailman_plugin.MailopsPlugin
+component_package: mailops_mailman_plugin
+enabled: yes
+"""
+
+STOCK = 'member-recipients'
+PLUGIN = 'mailops-member-recipients'
+DOMAIN = 'example.org'
+
+
+def load_mailman(workdir):
+    from mailman.core.initialize import initialize
+    var_dir = Path(workdir, 'var')
+    (var_dir / 'data').mkdir(parents=True, exist_ok=True)
+    cfg = Path(workdir, 'mailman.cfg')
+    cfg.write_text(CONFIG.format(var_dir=var_dir))
+    initialize(str(cfg))
+
+
+# Everything below runs after load_mailman(): Mailman's modules need its config.
+
+def api():
+    from mailman.config import config
+    from mailman.interfaces.domain import IDomainManager
+    from mailman.interfaces.usermanager import IUserManager
+    from zope.component import getUtility
+    return config, getUtility(IDomainManager), getUtility(IUserManager)
+
+
+def registration():
+    """What Mailman loaded from the plugin, read from its own registries."""
+    from mailman.pipelines.builtin import PostingPipeline
+    config, _, _ = api()
+    pipeline = config.pipelines.get('mailops-posting-pipeline')
+    return dict(
+        plugins=sorted(config.plugins),
+        handler=type(config.handlers.get(PLUGIN)).__module__,
+        stock_pipeline=[h.name for h in config.pipelines['default-posting-pipeline']],
+        stock_default_handlers=list(PostingPipeline._default_handlers),
+        plugin_pipeline=[h.name for h in pipeline] if pipeline else None,
+    )
+
+
+class Roster:
+    """One list and the people on it, built with Mailman's API."""
+
+    def __init__(self, name):
+        from mailman.app.lifecycle import create_list
+        self.config, self.domains, self.users = api()
+        if self.domains.get(DOMAIN) is None:
+            self.domains.add(DOMAIN)
+        self.mlist = create_list('%s@%s' % (name, DOMAIN))
+        self.mlist.send_welcome_message = False
+        self.mlist.admin_notify_mchanges = False
+
+    def address(self, email_, user=None, **prefs):
+        from mailman.utilities.datetime import now
+        address = self.users.get_address(email_) or self.users.create_address(email_)
+        address.verified_on = now()
+        if user is not None:
+            user.link(address)
+        set_prefs(address.preferences, prefs)
+        return address
+
+    def user(self, *emails, preferred=0, **prefs):
+        user = self.users.create_user()
+        for email_ in emails:
+            self.address(email_, user)
+        if preferred is not None and emails:
+            user.preferred_address = self.users.get_address(emails[preferred])
+        set_prefs(user.preferences, prefs)
+        return user
+
+    def subscribe(self, subscriber, role='member', **prefs):
+        from mailman.interfaces.member import MemberRole
+        member = self.mlist.subscribe(subscriber, MemberRole[role], send_welcome_message=False)
+        set_prefs(member.preferences, prefs)
+        return member
+
+
+def set_prefs(preferences, prefs):
+    from mailman.interfaces.member import DeliveryMode, DeliveryStatus
+    for key, value in prefs.items():
+        if key == 'mode':
+            key, value = 'delivery_mode', DeliveryMode[value]
+        elif key == 'status':
+            key, value = 'delivery_status', DeliveryStatus[value]
+        elif key == 'own':
+            key = 'receive_own_postings'
+        elif key == 'copy':
+            key = 'receive_list_copy'
+        setattr(preferences, key, value)
+
+
+def message(mlist, sender=None, cc=(), to=None, extra=''):
+    from mailman.email.message import Message
+    lines = []
+    if sender is not None:
+        lines.append('From: %s' % sender)
+    lines.append('To: %s' % (to or mlist.posting_address))
+    if cc:
+        lines.append('Cc: %s' % ', '.join(cc))
+    lines.append('Subject: differential')
+    lines.append('Message-ID: <%d@differential>' % random.getrandbits(64))
+    text = '\n'.join(lines) + '\n' + extra + '\nbody\n'
+    return email.message_from_string(text, Message)
+
+
+def run(handler_name, mlist, msg, msgdata):
+    """The handler, then avoid-duplicates, on copies: (recipients, after-dedup) or the error."""
+    config, _, _ = api()
+    msg, msgdata = copy.deepcopy(msg), copy.deepcopy(msgdata)
+    try:
+        config.handlers[handler_name].process(mlist, msg, msgdata)
+    except Exception as error:
+        return dict(error='%s: %s' % (type(error).__name__, error))
+    recipients = msgdata.get('recipients')
+    first = sorted(recipients) if recipients is not None else None
+    try:
+        config.handlers['avoid-duplicates'].process(mlist, msg, msgdata)
+    except Exception as error:
+        return dict(recipients=first, dedup_error='%s: %s' % (type(error).__name__, error))
+    after = msgdata.get('recipients')
+    return dict(recipients=first,
+                dedup=sorted(after) if after is not None else None,
+                dup_header=sorted(msgdata.get('add-dup-header', ())),
+                cc=msg.get_all('cc'))
+
+
+def compare(cases, name, mlist, msg, msgdata=None, **expect):
+    msgdata = {} if msgdata is None else msgdata
+    config, _, _ = api()
+    config.db.commit()
+    cases.append(dict(name=name, expect=expect,
+                      stock=run(STOCK, mlist, msg, msgdata),
+                      plugin=run(PLUGIN, mlist, msg, msgdata)))
+
+
+def hand_made(cases):
+    r = Roster('edge')
+    m = r.mlist
+    a = r.address
+    # Explicit address subscriptions, preferences at member and address level.
+    r.subscribe(a('plain@example.com'))
+    r.subscribe(a('Mixed.Case@Example.COM'))
+    for mode in ('plaintext_digests', 'mime_digests', 'summary_digests'):
+        r.subscribe(a('digest-%s@example.com' % mode), mode=mode)
+    r.subscribe(a('addr-digest@example.com', mode='mime_digests'))
+    r.subscribe(a('member-regular-over-addr-digest@example.com', mode='mime_digests'), mode='regular')
+    for status in ('by_user', 'by_bounces', 'by_moderator', 'unknown'):
+        r.subscribe(a('member-%s@example.com' % status), status=status)
+        r.subscribe(a('addr-%s@example.com' % status, status=status))
+    r.subscribe(a('member-enabled-over-addr-by-user@example.com', status='by_user'), status='enabled')
+    r.subscribe(a('own-off-member@example.com'), own=False)
+    r.subscribe(a('own-off-addr@example.com', own=False))
+    r.subscribe(a('own-off-digest@example.com'), own=False, mode='mime_digests')
+    r.subscribe(a('nocopy@example.com', copy=False))
+    # Users: preferences at user level reach explicit subscriptions of their
+    # addresses (Member._lookup asks address.user) and subscriptions as user.
+    u = r.user('user-digest@example.com', mode='plaintext_digests')
+    r.subscribe(r.users.get_address('user-digest@example.com'))
+    u = r.user('user-by-user@example.com', status='by_user')
+    r.subscribe(r.users.get_address('user-by-user@example.com'))
+    u = r.user('user-by-bounces@example.com', status='by_bounces')
+    r.subscribe(u)
+    u = r.user('user-own-off@example.com', own=False)
+    r.subscribe(u)
+    u = r.user('user-own-off-member-on@example.com', own=False)
+    r.subscribe(u, own=True)
+    u = r.user('addr-regular-over-user-digest@example.com', mode='mime_digests')
+    a('addr-regular-over-user-digest@example.com', mode='regular')
+    r.subscribe(u)
+    u = r.user('addr-enabled-over-user-by-user@example.com', status='by_user')
+    a('addr-enabled-over-user-by-user@example.com', status='enabled')
+    r.subscribe(r.users.get_address('addr-enabled-over-user-by-user@example.com'))
+    # As user: delivery to the preferred address, with its address preferences.
+    u = r.user('Second.Pref@Example.com', 'first-other@example.com', preferred=0)
+    r.subscribe(u)
+    u = r.user('pref-addr-digest@example.com', preferred=0)
+    a('pref-addr-digest@example.com', mode='summary_digests')
+    r.subscribe(u)
+    # One user, subscribed as user and with another of its addresses.
+    u = r.user('both-pref@example.com', 'both-other@example.com', status='by_moderator')
+    r.subscribe(u, status='enabled')
+    r.subscribe(r.users.get_address('both-other@example.com'))
+    # One address twice: explicitly (own postings on) and as the user's
+    # preferred address (own postings off); get_member() picks the explicit.
+    u = r.user('twice@example.com')
+    r.subscribe(u, own=False)
+    r.subscribe(r.users.get_address('twice@example.com'), own=True)
+    u = r.user('twice-rev@example.com')
+    r.subscribe(u, own=True)
+    r.subscribe(r.users.get_address('twice-rev@example.com'), own=False)
+    # Not members: other roles, another list.
+    r.subscribe(a('owner@example.com'), role='owner')
+    r.subscribe(a('moderator@example.com'), role='moderator')
+    r.subscribe(a('nonmember@example.com'), role='nonmember')
+    other = Roster('other')
+    other.subscribe(other.address('other-list@example.com'))
+    other.subscribe(other.address('plain@example.com'))
+
+    expected = sorted([
+        'plain@example.com', 'mixed.case@example.com',
+        'member-regular-over-addr-digest@example.com',
+        'member-enabled-over-addr-by-user@example.com',
+        'own-off-member@example.com', 'own-off-addr@example.com', 'nocopy@example.com',
+        'user-own-off@example.com', 'user-own-off-member-on@example.com',
+        'addr-regular-over-user-digest@example.com',
+        'addr-enabled-over-user-by-user@example.com',
+        # both-other: no member or address setting, so its user's by_moderator.
+        'second.pref@example.com', 'both-pref@example.com',
+        'twice@example.com', 'twice-rev@example.com'])
+
+    compare(cases, 'edge: no sender', m, message(m), expect_recipients=expected)
+    compare(cases, 'edge: non-member sender, to_list set', m,
+            message(m, 'stranger@example.net'), dict(to_list=True), expect_recipients=expected)
+    for sender in ('own-off-member@example.com', 'own-off-addr@example.com',
+                   'user-own-off@example.com', 'user-own-off-member-on@example.com',
+                   'own-off-digest@example.com', 'Mixed.Case@Example.COM',
+                   'twice@example.com', 'twice-rev@example.com',
+                   'owner@example.com', 'nonmember@example.com'):
+        compare(cases, 'edge: from %s' % sender, m, message(m, 'Some One <%s>' % sender))
+    compare(cases, 'edge: Own-Off-Member in mixed case', m, message(m, 'OWN-OFF-MEMBER@example.com'),
+            expect_absent=['own-off-member@example.com'])
+    compare(cases, 'edge: recipients preset (empty)', m, message(m, 'plain@example.com'),
+            dict(recipients=set()))
+    compare(cases, 'edge: recipients preset', m, message(m, 'plain@example.com'),
+            dict(recipients={'x@example.net'}))
+    compare(cases, 'edge: Cc members, then avoid-duplicates', m,
+            message(m, 'own-off-member@example.com',
+                    cc=['nocopy@example.com', 'Plain <plain@example.com>',
+                        'outsider@example.net', 'user-digest@example.com']))
+    compare(cases, 'edge: To a member, Cc list', m,
+            message(m, 'plain@example.com', to='nocopy@example.com', cc=[m.posting_address]))
+    compare(cases, 'edge: Urgent header', m,
+            message(m, 'plain@example.com', extra='Urgent: secret\n'))
+
+    # The whole posting pipeline, stock and mailops', through Mailman's own
+    # pipeline processor (queues and archives go to files under WORKDIR).
+    from mailman.core.pipelines import process
+    config, _, _ = api()
+    config.db.commit()
+    msg = message(m, 'own-off-member@example.com', cc=['nocopy@example.com', 'plain@example.com'])
+    whole = {}
+    for pipeline in ('default-posting-pipeline', 'mailops-posting-pipeline'):
+        msgdata = {}
+        try:
+            process(m, copy.deepcopy(msg), msgdata, pipeline)
+            whole[pipeline] = dict(recipients=sorted(msgdata.get('recipients', ())))
+        except Exception as error:
+            whole[pipeline] = dict(error='%s: %s' % (type(error).__name__, error))
+    cases.append(dict(name='edge: whole posting pipeline', expect={},
+                      stock=whole['default-posting-pipeline'],
+                      plugin=whole['mailops-posting-pipeline']))
+
+    empty = Roster('empty')
+    compare(cases, 'empty list', empty.mlist, message(empty.mlist, 'plain@example.com'),
+            expect_recipients=[])
+
+    # Broken data: a user subscribed as user loses its preferred address.
+    # Stock raises for the whole post; the plugin skips that member.
+    broken = Roster('broken')
+    broken.subscribe(broken.address('fine@example.com'))
+    u = broken.user('lost-pref@example.com')
+    broken.subscribe(u)
+    del u.preferred_address
+    compare(cases, 'broken: subscribed user without preferred address', broken.mlist,
+            message(broken.mlist, 'fine@example.com'),
+            broken=True, expect_recipients=['fine@example.com'])
+
+
+MODES = (None, 'regular', 'regular', 'plaintext_digests', 'mime_digests', 'summary_digests')
+STATUSES = (None, 'enabled', 'enabled', 'by_user', 'by_bounces', 'by_moderator', 'unknown')
+
+
+def random_prefs(rng):
+    prefs = {}
+    if rng.random() < 0.4:
+        prefs['mode'] = rng.choice(MODES[1:])
+    if rng.random() < 0.4:
+        prefs['status'] = rng.choice(STATUSES[1:])
+    if rng.random() < 0.3:
+        prefs['own'] = rng.random() < 0.5
+    if rng.random() < 0.3:
+        prefs['copy'] = rng.random() < 0.5
+    return prefs
+
+
+def random_roster(name, rng, people):
+    """``people`` subscribers: loose addresses and users with 1-3 addresses,
+    subscribed as address or as user, preferences random at every level."""
+    r = Roster(name)
+    emails = []
+    for i in range(people):
+        kind = rng.random()
+        local = '%s-%d' % (name, i)
+        if rng.random() < 0.2:
+            local = local.upper()
+        if kind < 0.4:
+            address = r.address('%s@example.com' % local, **random_prefs(rng))
+            r.subscribe(address, **random_prefs(rng))
+            emails.append(address.email)
+            continue
+        own = ['%s.%d@example.com' % (local, n) for n in range(rng.randint(1, 3))]
+        user = r.user(*own, preferred=rng.randrange(len(own)), **random_prefs(rng))
+        for email_ in own:
+            set_prefs(r.users.get_address(email_).preferences, random_prefs(rng))
+        emails.extend(e.lower() for e in own)
+        if kind < 0.75:
+            r.subscribe(user, **random_prefs(rng))
+        else:
+            r.subscribe(r.users.get_address(rng.choice(own)), **random_prefs(rng))
+        extra = r.users.get_address(own[0])
+        if rng.random() < 0.1 and not r.mlist.is_subscribed(extra):
+            # The same user once more, through one of its addresses.
+            r.subscribe(extra, **random_prefs(rng))
+    return r, emails
+
+
+def randomised(cases, seed, lists=3, people=200, posts=12):
+    rng = random.Random(seed)
+    for n in range(lists):
+        r, emails = random_roster('rnd%d' % n, rng, people)
+        m = r.mlist
+        for p in range(posts):
+            sender = rng.choice(emails + ['stranger@example.net'])
+            if rng.random() < 0.3:
+                sender = sender.upper()
+            cc = rng.sample(emails, rng.randint(0, 4))
+            compare(cases, 'random seed %d list %d post %d' % (seed, n, p), m,
+                    message(m, sender, cc=cc), dict(to_list=True) if p % 2 else {})
+
+
+def bulk_random_roster(name, rng, people):
+    """Like random_roster(), built with the model classes directly, as
+    MailingList.subscribe() and IUserManager would build them but without
+    their per-call look-ups (at ~10 ms a member, 5,000 would take a minute)."""
+    from mailman.interfaces.member import MemberRole
+    from mailman.model.address import Address
+    from mailman.model.member import Member
+    from mailman.model.preferences import Preferences
+    from mailman.model.user import User
+    from mailman.utilities.datetime import now
+    config, _, _ = api()
+    r = Roster(name)
+    store = config.db.store
+
+    def prefs():
+        preferences = Preferences()
+        set_prefs(preferences, random_prefs(rng))
+        return preferences
+
+    def address(email_):
+        address = Address(email_, '')
+        address.preferences = prefs()
+        address.verified_on = now()
+        store.add(address)
+        return address
+
+    with store.no_autoflush:
+        for i in range(people):
+            local = '%s-%d' % (name, i)
+            if rng.random() < 0.4:
+                subscriber = address('%s@example.com' % local)
+            else:
+                user = User(preferences=prefs())
+                own = [address('%s.%d@example.com' % (local, n)) for n in range(rng.randint(1, 3))]
+                for each in own:
+                    each.user = user
+                user._preferred_address = rng.choice(own)
+                subscriber = user if rng.random() < 0.7 else rng.choice(own)
+            member = Member(MemberRole.member, r.mlist.list_id, subscriber)
+            member.preferences = prefs()
+            store.add(member)
+    return r
+
+
+def timing(members, seed):
+    config, _, _ = api()
+    rng = random.Random(seed)
+    started = time.monotonic()
+    r = bulk_random_roster('timing', rng, members)
+    config.db.commit()
+    built = time.monotonic() - started
+    result = dict(members=r.mlist.members.member_count, build_s=round(built, 2))
+    msg = message(r.mlist, 'timing-1@example.com')
+    sets = {}
+    for name in (PLUGIN, STOCK):
+        config.db.commit()  # expires the session: no warm identity map for either
+        msgdata = {}
+        started = time.monotonic()
+        config.handlers[name].process(r.mlist, copy.deepcopy(msg), msgdata)
+        result[name + '_s'] = round(time.monotonic() - started, 3)
+        sets[name] = msgdata['recipients']
+    result['recipients'] = len(sets[STOCK])
+    result['identical'] = sets[STOCK] == sets[PLUGIN]
+    return result
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('workdir')
+    parser.add_argument('--seed', type=int, default=11)
+    parser.add_argument('--timing', type=int, default=0, metavar='MEMBERS')
+    args = parser.parse_args(argv)
+    load_mailman(args.workdir)
+    import mailman.version
+    import sqlalchemy
+    report = dict(mailman=mailman.version.VERSION, sqlalchemy=sqlalchemy.__version__,
+                  python=sys.version.split()[0], registration=registration(), cases=[])
+    hand_made(report['cases'])
+    randomised(report['cases'], args.seed)
+    if args.timing:
+        report['timing'] = timing(args.timing, args.seed)
+    json.dump(report, sys.stdout, indent=1, default=sorted)
+    print()
+
+
+if __name__ == '__main__':
+    main()
