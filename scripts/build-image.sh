@@ -22,6 +22,14 @@ rootfs="$cache/rootfs-$suite"
 if [ ! -x "$rootfs/lib/systemd/systemd" ]; then
     rm -rf "$rootfs" && mkdir -p "$cache"
     echo "debootstrap $suite into $rootfs (about a minute)"
+    # Through the package cache when it answers (scripts/setup.sh); the image's
+    # sources.list still names $mirror.
+    proxy=${MAILOPS_APT_CACHE:-on}
+    [ "$proxy" = on ] && proxy=http://127.0.0.1:3142
+    if [ "$proxy" != off ] && hostport=${proxy#http://} && hostport=${hostport%%/*} &&
+            timeout 2 bash -c "exec 3<>/dev/tcp/${hostport%:*}/${hostport##*:}" 2>/dev/null; then
+        export http_proxy=$proxy
+    fi
     # minbase + what Ansible and systemd need; the roles install everything else.
     debootstrap --variant=minbase \
         --include=systemd,systemd-sysv,dbus,python3,python3-apt,iproute2,procps,ca-certificates,sudo \

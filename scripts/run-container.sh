@@ -6,6 +6,14 @@
 # --privileged fails on these machines; SYS_ADMIN + the host cgroup namespace +
 # tmpfs /run, /run/lock and /tmp is what systemd needs. NET_ADMIN lets the
 # mailman3 role's LMTP allow-list (nftables) work inside the container.
+#
+# Package cache: apt in the container fetches through the host's apt-cacher-ng
+# (started by scripts/setup.sh) at the gateway of the container's own network
+# (172.17.0.1 on Docker's bridge, 10.213.57.1 on the split scenario's), port
+# 3142. Fail-open: apt runs a probe before fetching, which answers DIRECT when
+# the cache does not answer within a second, so installs then go to Debian's
+# mirror directly. HTTPS sources always go direct.
+# MAILOPS_APT_CACHE=off: no cache; MAILOPS_APT_CACHE=http://HOST:PORT: that cache.
 set -euo pipefail
 name=$1 image=$2 network=${3:-} ip=${4:-}
 
@@ -21,10 +29,47 @@ docker run -d --name "$name" --hostname "$name" \
     --stop-signal SIGRTMIN+3 \
     "$image" >/dev/null
 # Ready when systemd has finished booting ("running" or "degraded").
+state=
 for _ in $(seq 60); do
     state=$(docker exec "$name" systemctl is-system-running 2>/dev/null || true)
-    case "$state" in running|degraded) exit 0 ;; esac
+    case "$state" in running|degraded) break ;; esac
     sleep 0.5
 done
-echo "container $name: systemd did not finish booting (state: ${state:-unknown})" >&2
-exit 1
+case "$state" in
+    running|degraded) ;;
+    *) echo "container $name: systemd did not finish booting (state: ${state:-unknown})" >&2
+       exit 1 ;;
+esac
+
+cache=${MAILOPS_APT_CACHE:-on}
+[ "$cache" = off ] && exit 0
+if [ "$cache" = on ]; then
+    # The host as this container sees it: the gateway of its network.
+    gateway=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.Gateway}} {{end}}' "$name")
+    gateway=${gateway%% *}
+    if [ -z "$gateway" ]; then
+        echo "container $name: no network gateway, so no package cache" >&2
+        exit 0
+    fi
+    cache="http://$gateway:3142"
+fi
+hostport=${cache#http://} && hostport=${hostport%%/*}
+host=${hostport%:*} port=${hostport##*:}
+[ "$port" != "$hostport" ] || port=80
+docker exec -i "$name" sh -c 'mkdir -p /usr/local/lib/mailops &&
+    cat >/usr/local/lib/mailops/apt-proxy && chmod 0755 /usr/local/lib/mailops/apt-proxy' <<EOF
+#!/bin/bash
+# Written by mailops scripts/run-container.sh. apt runs this before fetching:
+# the package cache if it answers within a second, else DIRECT (Debian's mirror).
+if timeout 1 bash -c 'exec 3<>/dev/tcp/$host/$port' 2>/dev/null; then
+    echo $cache
+else
+    echo DIRECT
+fi
+EOF
+docker exec -i "$name" sh -c 'cat >/etc/apt/apt.conf.d/01mailops-apt-cache' <<'EOF'
+// Written by mailops scripts/run-container.sh: Debian packages through the
+// test machine's package cache, or directly when it does not answer.
+Acquire::http::Proxy-Auto-Detect "/usr/local/lib/mailops/apt-proxy";
+Acquire::https::Proxy "DIRECT";
+EOF
