@@ -24,7 +24,7 @@ if [ ! -x "$rootfs/lib/systemd/systemd" ]; then
     echo "debootstrap $suite into $rootfs (about a minute)"
     # Through the package cache when it answers (scripts/setup.sh); the image's
     # sources.list still names $mirror.
-    proxy=${MAILOPS_APT_CACHE:-on}
+    proxy=${MAILOPS_APT_CACHE:-off}
     [ "$proxy" = on ] && proxy=http://127.0.0.1:3142
     if [ "$proxy" != off ] && hostport=${proxy#http://} && hostport=${hostport%%/*} &&
             timeout 2 bash -c "exec 3<>/dev/tcp/${hostport%:*}/${hostport##*:}" 2>/dev/null; then

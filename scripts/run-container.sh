@@ -13,7 +13,7 @@
 # 3142. Fail-open: apt runs a probe before fetching, which answers DIRECT when
 # the cache does not answer within a second, so installs then go to Debian's
 # mirror directly. HTTPS sources always go direct.
-# MAILOPS_APT_CACHE=off: no cache; MAILOPS_APT_CACHE=http://HOST:PORT: that cache.
+# MAILOPS_APT_CACHE=on: the cache setup.sh started; =http://HOST:PORT: that cache; default off.
 set -euo pipefail
 name=$1 image=$2 network=${3:-} ip=${4:-}
 
@@ -41,7 +41,7 @@ case "$state" in
        exit 1 ;;
 esac
 
-cache=${MAILOPS_APT_CACHE:-on}
+cache=${MAILOPS_APT_CACHE:-off}
 [ "$cache" = off ] && exit 0
 if [ "$cache" = on ]; then
     # The host as this container sees it: the gateway of its network.

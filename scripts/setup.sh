@@ -5,7 +5,7 @@
 #   image(s).
 # Called by scripts/demo.sh and scripts/test.sh; safe to run again.
 #
-# MAILOPS_APT_CACHE=off   no package cache: containers fetch from Debian directly
+# MAILOPS_APT_CACHE=on    set up the package cache (off by default: see README)
 # MAILOPS_APT_CACHE=http://HOST:PORT   containers use this cache; none is set up here
 # MAILOPS_IMAGE=<image>   use your own systemd image; nothing is debootstrapped
 # MAILOPS_SUITES="bookworm trixie"   which base images to build (default bookworm)
@@ -19,7 +19,7 @@ command -v dockerd >/dev/null || missing+=(docker.io)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
 # Debian's python3 has no venv/ensurepip until python3-venv is installed.
 python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
-apt_cache=${MAILOPS_APT_CACHE:-on}
+apt_cache=${MAILOPS_APT_CACHE:-off}
 if [ "$apt_cache" = on ] && [ ! -x /usr/sbin/apt-cacher-ng ]; then
     missing+=(apt-cacher-ng)
 fi
