@@ -200,12 +200,14 @@ def check_location(path, mail_spool, homes=None):
     Symbolic links on the way are resolved first (/var/spool/mail is a link
     to /var/mail on Debian); the mailbox itself must not be one.
     """
-    real = os.path.join(os.path.realpath(os.path.dirname(os.path.abspath(path))),
-                        os.path.basename(path))
+    parent, name = _split(path)
+    real = os.path.join(parent, name)
     roots = [os.path.realpath(mail_spool)]
     roots.extend(login_homes() if homes is None else homes)
     if any(_inside(real, root) for root in roots):
-        return
+        # The caller reads this resolved parent from now on, never the path
+        # again: a directory swapped for a link later fails the walk.
+        return parent
     raise MailboxError(
         "%s is outside the mail spool %s and outside every regular user's home "
         "directory, so it is not read: set mail_spool to where Postfix delivers "
@@ -501,13 +503,15 @@ def _read_maildir_message(f, path, criteria, deadline):
     return raw_headers + b"\n" + body
 
 
-def find_matches(path, fmt, criteria, deadline=None):
+def find_matches(path, fmt, criteria, deadline=None, parent=None):
     """Return (detected format, list of matching parsed messages).
 
     deadline is a time.monotonic() value; reading or waiting for the lock
-    past it raises MailboxTimeout.
+    past it raises MailboxTimeout. parent, when given, is the real parent
+    directory check_location approved: it is walked as it is, not resolved again.
     """
-    parent, name = _split(path)
+    resolved, name = _split(path)
+    parent = parent or resolved
     parent_fd = _open_parent(parent, path)
     if parent_fd is None:
         return None if fmt == "auto" else fmt, []

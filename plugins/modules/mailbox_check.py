@@ -320,10 +320,12 @@ from ansible_collections.mailops.mailman.plugins.module_utils.mailbox import (
 MIN_LOOK = 10.0
 
 
-def look(subscribers, criteria, expected_body, expected_sha, deadline=None):
+def look(subscribers, criteria, expected_body, expected_sha, deadline=None, parents=None):
+    """parents: the real parent directory check_location approved, per subscriber."""
     results = []
-    for sub in subscribers:
-        fmt, msgs = find_matches(sub["mailbox"], sub["format"], criteria, deadline)
+    for index, sub in enumerate(subscribers):
+        fmt, msgs = find_matches(sub["mailbox"], sub["format"], criteria, deadline,
+                                 parent=parents[index] if parents else None)
         intact = None
         if expected_body is not None or expected_sha:
             intact = bool(msgs) and all(body_intact(m, expected_body, expected_sha) for m in msgs)
@@ -411,15 +413,16 @@ def main():
     result = dict(changed=False, results=[], missing=[], duplicates=[], body_altered=[])
     try:
         if not p["allow_outside_spool"]:
-            for sub in p["subscribers"]:
-                check_location(sub["mailbox"], p["mail_spool"])
+            parents = [check_location(sub["mailbox"], p["mail_spool"]) for sub in p["subscribers"]]
+        else:
+            parents = None
         criteria = Criteria(p["message_id"], p["subject_contains"], p["from_contains"],
                             p["header"], p["ignore_message_ids"])
         deadline = started + p["timeout"]
         while True:
             look_deadline = max(deadline, time.monotonic() + MIN_LOOK)
             results = look(p["subscribers"], criteria, p["expected_body"],
-                           p["expected_body_sha256"], look_deadline)
+                           p["expected_body_sha256"], look_deadline, parents)
             missing, duplicates, altered = verdict(results, p["state"], p["copies"])
             # Only a missing message or a half-written mbox body can still change
             # by waiting; a duplicate never goes away, so it does not extend the wait.
@@ -430,7 +433,7 @@ def main():
             time.sleep(p["settle"])
             look_deadline = max(deadline, time.monotonic() + MIN_LOOK)
             results = look(p["subscribers"], criteria, p["expected_body"],
-                           p["expected_body_sha256"], look_deadline)
+                           p["expected_body_sha256"], look_deadline, parents)
             missing, duplicates, altered = verdict(results, p["state"], p["copies"])
     except MailboxTimeout as e:
         elapsed = time.monotonic() - started

@@ -335,3 +335,26 @@ def test_login_homes_are_regular_accounts_only():
 def test_impossible_times_are_refused(tmp_path, args, msg):
     ok, res = run(tmp_path, [tmp_path / "x"], **args)
     assert not ok and res["msg"] == msg, res
+
+
+def test_directory_swapped_for_a_link_while_polling_is_not_followed(tmp_path, spool, root_only):
+    # Approved at the start: spool/user/inbox. While the check polls, the user
+    # replaces spool/user with a link to the root-only directory.
+    user = spool / "user"
+    user.mkdir()
+    private = root_only.parent
+    write_mbox(private / "inbox", SECRET)
+
+    def swap():
+        time.sleep(0.5)
+        os.rename(user, spool / "user.old")
+        os.symlink(private, user)
+
+    swapper = threading.Thread(target=swap)
+    swapper.start()
+    try:
+        ok, res = run(tmp_path, [user / "inbox"], mail_spool=str(spool), timeout=3, interval=0.1)
+    finally:
+        swapper.join()
+    assert not ok and "symbolic link" in res["msg"], res
+    assert "secret" not in str(res.get("results", "")), res
