@@ -28,6 +28,13 @@ def table(r):
     lines.append('verify.yml loop %.1fs (playbook %.1fs); converge fresh %s s, idempotent %.1fs changed=%d'
                  % (r['verify_loop_s'], r['verify_playbook_s'], r['converge_fresh_s'],
                     r['converge_idempotent_s'], r['converge_idempotent_changed']))
+    roster = r.get('roster')
+    if roster:
+        lines.append('roster step alone, %d members (%d recipients; Mailman %s, SQLAlchemy %s): '
+                     'stock member-recipients %.3fs, mailops-member-recipients %.3fs, same set: %s'
+                     % (roster['members'], roster['recipients'], roster['mailman'], roster['sqlalchemy'],
+                        roster['member-recipients_s'], roster['mailops-member-recipients_s'],
+                        roster['identical']))
     return '\n'.join(lines)
 
 

@@ -11,10 +11,15 @@
 # 4. benchmarks/bench.py inside the container (docker cp to /root: /tmp is a
 #    tmpfs there): single-post latency, then for each N raw Postfix fan-out and
 #    one list post, each until every mailbox has the message;
-# 5. benchmarks/results/<label>.json and <label>.png (report.py).
+# 5. the roster step alone at BENCH_ROSTER members: stock member-recipients
+#    and the plugin's handler on the same roster, in a Mailman instance of
+#    its own on the host's packaged Mailman (tests/unit/mailman_plugin/
+#    differential.py --timing; no delivery);
+# 6. benchmarks/results/<label>.json and <label>.png (report.py).
 #
 # Knobs (environment):
-#   BENCH_N=100,1000,5000   subscriber counts
+#   BENCH_N=1000,5000,20000 subscriber counts
+#   BENCH_ROSTER=100000     members for the roster step (0: skip it)
 #   BENCH_LABEL=defaults    name of the result files
 #   BENCH_REUSE=1           keep a running mailops-bench (no fresh converge timing)
 #   BENCH_KEEP=1            leave the container up afterwards (default: removed)
@@ -29,7 +34,8 @@ name=mailops-bench
 image=${MAILOPS_IMAGE:-mailops/debian-systemd:bookworm}
 inv=benchmarks/inventory
 label=${BENCH_LABEL:-defaults}
-ns=${BENCH_N:-100,1000,5000}
+ns=${BENCH_N:-1000,5000,20000}
+roster=${BENCH_ROSTER:-100000}
 out=benchmarks/results
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -66,12 +72,26 @@ docker cp benchmarks/bench.py "$name":/root/bench.py
 # Bounded: every wait inside has its own limit; this is the backstop.
 timeout 3600 docker exec "$name" python3 /root/bench.py run --n "$ns" >"$work/bench.json"
 
+echo '{}' >"$work/roster.json"
+if [ "$roster" -gt 0 ]; then
+    log "roster step alone at $roster members (stock and plugin handler, no delivery)"
+    docker cp tests/unit/mailman_plugin/differential.py "$name":/root/differential.py
+    docker exec "$name" rm -rf /root/roster-work
+    timeout 3600 docker exec "$name" python3 -B /root/differential.py /root/roster-work \
+        --timing "$roster" >"$work/differential.json"
+    python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); t = r["timing"]
+t.update(mailman=r["mailman"], sqlalchemy=r["sqlalchemy"], python=r["python"])
+print(json.dumps(t))' "$work/differential.json" >"$work/roster.json"
+    docker exec "$name" rm -rf /root/roster-work
+fi
+
 python3 - "$work" "$t0" "$t1" "$t2" "$t3" "$(changed "$work/converge1.log")" \
     "$(changed "$work/converge2.log")" "$label" "${BENCH_REUSE:-0}" "$*" <<'PY' >"$out/$label.json"
 import json, os, re, sys, time
 work, t0, t1, t2, t3, c1, c2, label, reuse, args = sys.argv[1:]
 t0, t1, t2, t3 = map(float, (t0, t1, t2, t3))
 r = json.load(open(os.path.join(work, 'bench.json')))
+r['roster'] = json.load(open(os.path.join(work, 'roster.json'))) or None
 # The YAML callback folds long lines: join them back before matching.
 verify = re.sub(r'\s+', ' ', open(os.path.join(work, 'verify.log')).read())
 report = re.search(r"reading-group@local.edu \(\d+ subscribers\): .*?further posts", verify)

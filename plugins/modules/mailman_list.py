@@ -37,7 +37,7 @@ options:
       - Attributes not named here are left as they are.
       - An unknown or read-only attribute, or a value Mailman rejects, fails the task
         without changing anything.
-      - A CR, LF or NUL in any value (or key) is refused before anything is sent: Mailman
+      - A CR, LF or NUL in any value (or key) is refused before anything is sent, as Mailman
         would put it into a mail header and shunt every message carrying it. C(info), which
         only appears in message bodies and web pages, may contain line breaks (not NUL).
       - Integer values must be from 0 to 2147483647.

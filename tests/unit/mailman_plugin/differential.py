@@ -76,6 +76,8 @@ def registration():
     return dict(
         plugins=sorted(config.plugins),
         handler=type(config.handlers.get(PLUGIN)).__module__,
+        # Where Python found it: the unit tests' checkout, or the role's copy on a host.
+        handler_file=sys.modules[type(config.handlers.get(PLUGIN)).__module__].__file__,
         stock_pipeline=[h.name for h in config.pipelines['default-posting-pipeline']],
         stock_default_handlers=list(PostingPipeline._default_handlers),
         plugin_pipeline=[h.name for h in pipeline] if pipeline else None,

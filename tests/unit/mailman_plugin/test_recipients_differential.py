@@ -6,7 +6,9 @@ plugin enabled through mailman.cfg, exactly as a host would, in a child
 process: Mailman's initialize() sets process-wide state (component registry,
 logging, config) that must not leak into the other tests. It reports both
 handlers' results on hand-made edge cases and seeded random rosters; these
-tests judge the report.
+tests judge the report. With MAILOPS_PLUGIN_REPORT=FILE they judge a report
+differential.py wrote elsewhere (Molecule's verify: Debian's packaged Mailman
+in the container).
 """
 from __future__ import annotations
 
@@ -27,8 +29,14 @@ TIMEOUT = 300
 
 @pytest.fixture(scope='module')
 def report(tmp_path_factory):
+    # A report made elsewhere: Molecule's verify runs differential.py against
+    # Debian's packaged Mailman in the container and judges it with these tests.
+    given = os.environ.get('MAILOPS_PLUGIN_REPORT')
+    if given:
+        return json.loads(Path(given).read_text())
     workdir = tmp_path_factory.mktemp('mailman-plugin')
-    env = dict(os.environ, PYTHONPATH=str(PLUGIN_PARENT), HOME=str(workdir))
+    # No __pycache__ in roles/: the role copies that directory to hosts.
+    env = dict(os.environ, PYTHONPATH=str(PLUGIN_PARENT), HOME=str(workdir), PYTHONDONTWRITEBYTECODE='1')
     env.pop('MAILMAN_CONFIG_FILE', None)
     proc = subprocess.run([sys.executable, str(DRIVER), str(workdir), '--timing', str(TIMING_MEMBERS)],
                           env=env, capture_output=True, text=True, timeout=TIMEOUT)
@@ -48,6 +56,10 @@ def test_mailman_loads_the_plugin_from_mailman_cfg(report):
     registration = report['registration']
     assert registration['plugins'] == ['mailops']
     assert registration['handler'] == 'mailops_mailman_plugin.handlers.recipients'
+    # The copy meant, not one that happens to be importable: the checkout here,
+    # the role's installed copy on a host (MAILOPS_PLUGIN_ROOT).
+    root = Path(os.environ.get('MAILOPS_PLUGIN_ROOT') or PLUGIN_PARENT)
+    assert Path(registration['handler_file']) == root / 'mailops_mailman_plugin' / 'handlers' / 'recipients.py'
     stock = registration['stock_pipeline']
     assert stock == registration['stock_default_handlers']
     assert stock.count('member-recipients') == 1
