@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The test suite, as CI runs it (.ci/run): set-up, ansible-lint (production
-# profile), every Molecule scenario (real containers, real Postfix and Mailman,
-# real mailboxes), and the unit tests (real LMTP peers, real mailboxes, a real
-# Mailman core from PyPI). Every step runs even when one fails; the last line
-# counts them.
+# profile), ruff (ruff.toml), every Molecule scenario (real containers, real
+# Postfix and Mailman, real mailboxes), and the unit tests (real LMTP peers,
+# real mailboxes, a real Mailman core from PyPI). Every step runs even when one
+# fails; the last line counts them.
 #
 #   scripts/test.sh                                 everything
 #   MOLECULE_SCENARIOS="default" scripts/test.sh    only these scenarios
@@ -31,6 +31,7 @@ check() {
 }
 
 check lint ansible-lint --profile production
+check ruff ruff check .
 # Space-separated and padded, so " default " can be matched below.
 scenarios=" $(echo ${MOLECULE_SCENARIOS:-$(ls molecule | grep -v '^shared$')}) "
 for scenario in $scenarios; do
