@@ -42,6 +42,8 @@ import stat
 import time
 from email.parser import BytesParser
 
+from ansible_collections.mailops.mailman.plugins.module_utils.mailman_address import confirm_token
+
 _PARSER = BytesParser(policy=email.policy.default)
 _BLANK = (b"\n", b"\r\n")
 _TOKEN = re.compile(rb"[a-z0-9]+")
@@ -570,8 +572,9 @@ def confirm_address(msg):
         except Exception:
             continue
         for addr in addresses:
-            if "-confirm+" in (addr.username or ""):
-                return addr.addr_spec, addr.username.split("+", 1)[1]
+            token = confirm_token(addr.username)
+            if token is not None:
+                return addr.addr_spec, token
     return None, None
 
 

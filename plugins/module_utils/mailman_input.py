@@ -4,6 +4,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The one home of the rules for what the collection lets reach Mailman.
 
+Host names, member addresses and the CR/LF/NUL rule live here; list
+addresses (the rule, their parts and Mailman's forms of them) live in
+mailman_address.py, which builds on is_hostname.
+
 Used by the REST modules (before any request), by the roles' validation
 (through the test and filter plugins in plugins/test and plugins/filter) and
 by verify, so an address or a setting is judged the same way everywhere.
@@ -28,10 +32,6 @@ UNSAFE_CHARS = ('\r', '\n', '\x00')
 # maps and the List-Id header all take the domain verbatim.
 _LABEL = r'[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?'
 HOSTNAME_RE = re.compile(r'%s(?:\.%s)*' % (_LABEL, _LABEL), re.IGNORECASE)
-# A list's local part uses the listname_chars the mailman3 role configures
-# ([-_.0-9a-z]); it must start with a letter or digit, or the -join/-leave
-# forms read as options to some tools.
-LIST_LOCAL_RE = re.compile(r'[a-z0-9][-_.a-z0-9]*', re.IGNORECASE)
 # Member, owner and moderator addresses: RFC 5322 dot-atom local parts, ASCII
 # only (Mailman 3.3 has no SMTPUTF8 support on the way out).
 EMAIL_LOCAL_RE = re.compile(r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*",
@@ -40,14 +40,6 @@ EMAIL_LOCAL_RE = re.compile(r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=
 
 def is_hostname(value):
     return isinstance(value, str) and len(value) <= 253 and bool(HOSTNAME_RE.fullmatch(value))
-
-
-def is_list_address(value):
-    """listname@host, as Mailman on a host set up by the mailman3 role accepts it."""
-    if not isinstance(value, str) or value.count('@') != 1:
-        return False
-    local, host = value.split('@')
-    return bool(LIST_LOCAL_RE.fullmatch(local)) and is_hostname(host)
 
 
 def is_email(value):

@@ -18,7 +18,7 @@ import traceback
 from urllib.error import HTTPError
 from urllib.parse import urlsplit
 
-from ansible_collections.mailops.mailman.plugins.module_utils.mailman_input import is_list_address
+from ansible_collections.mailops.mailman.plugins.module_utils.mailman_address import is_list_address
 
 try:
     from mailmanclient import Client
@@ -64,7 +64,7 @@ def mailman_rest_argument_spec():
 
 
 def check_list_address(module, address, option='address'):
-    """Fail unless address is listname@mail.host (mailman_input's rule); return it lowercased.
+    """Fail unless address is listname@mail.host (mailman_address's rule); return it lowercased.
 
     Mailman stores list names lowercased, so comparing lowercased is what
     keeps a second run from seeing a difference.

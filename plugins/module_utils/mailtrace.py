@@ -22,13 +22,16 @@ import smtplib
 import socket
 import time
 
-from ansible_collections.mailops.mailman.plugins.module_utils import mailman_input
+from ansible_collections.mailops.mailman.plugins.module_utils.mailman_address import (
+    address_forms,
+    form_address,
+    form_of,
+    list_id,
+    split_address,
+)
 
-# Mailman's per-list addresses (mailman.mta.aliases.SUBDESTINATIONS).
-SUBDESTINATIONS = ("bounces", "confirm", "join", "leave", "owner", "request",
-                   "subscribe", "unsubscribe")
 # Forms a member's mail uses; each must reach Mailman for join/post/leave to work.
-ROUTED_FORMS = ("", "-join", "-leave", "-confirm")
+ROUTED_FORMS = ("posting", "join", "leave", "confirm")
 STALE_SECONDS = 60
 TAIL_BYTES = 256 * 1024
 # Mailman's log format is "%(asctime)s (%(process)d) %(message)s" with
@@ -36,7 +39,6 @@ TAIL_BYTES = 256 * 1024
 _RECORD_START = re.compile(r"^(?:[A-Z][a-z]{2} +\d{1,2} \d\d:\d\d:\d\d \d{4} \(\d+\) |\[)")
 _ERRORISH = re.compile(r"Uncaught runner exception|SHUNTING|Traceback|Error\b|error:|[Ee]xception"
                        r"|refused|Cannot connect")
-_SMTPISH = re.compile(r"SMTP|smtp")
 
 
 class ToolMissing(Exception):
@@ -46,33 +48,6 @@ class ToolMissing(Exception):
 def hop(name, ok, evidence, detail=None, look_at=None):
     return dict(hop=name, ok=bool(ok), evidence=evidence, detail=list(detail or []),
                 look_at=look_at)
-
-
-def split_address(address):
-    if not mailman_input.is_list_address(address):
-        raise ValueError("%r is not a list address (LIST@DOMAIN)" % address)
-    local, _, domain = address.rpartition("@")
-    return local.lower(), domain.lower()
-
-
-def list_id(address):
-    local, domain = split_address(address)
-    return "%s.%s" % (local, domain)
-
-
-def is_list_address(address, list_address):
-    """Whether `address` is the list or one of its Mailman forms
-    (list-join, list-confirm+TOKEN, ...), and not another list's."""
-    name, domain = split_address(list_address)
-    local, _, adomain = (address or "").lower().rpartition("@")
-    if adomain != domain:
-        return False
-    if local == name:
-        return True
-    if not local.startswith(name + "-"):
-        return False
-    rest = local[len(name) + 1:].split("+", 1)[0]
-    return rest in SUBDESTINATIONS
 
 
 def _tokens(value):
@@ -112,7 +87,7 @@ def check_postfix_routing(list_address, lmtp_host, lmtp_port, data_dir, run):
 
 
 def _postfix_routing(name, list_address, wanted, map_path, look, run):
-    local, domain = split_address(list_address)
+    domain = split_address(list_address)[1]
     detail = []
     transport = _postconf(run, True, "transport_maps")
     detail.append("transport_maps = %s" % (transport or "(empty)"))
@@ -128,8 +103,9 @@ def _postfix_routing(name, list_address, wanted, map_path, look, run):
             return hop(name, False, "%s does not exist: Mailman has not generated its map "
                        "(or data_dir is wrong)" % path, detail,
                        look_at="mailman-wrapper aliases; ls -l %s" % os.path.dirname(map_path))
+    forms = address_forms(list_address)
     for form in ROUTED_FORMS:
-        address = "%s%s@%s" % (local, form, domain)
+        address = forms[form]
         rc, out, err = run(["postmap", "-q", address, the_map])
         answer = out.strip()
         if rc != 0 and err.strip():
@@ -148,7 +124,8 @@ def _postfix_routing(name, list_address, wanted, map_path, look, run):
     detail.append("recipient_delimiter = %s" % (delimiter or "(empty)"))
     if "+" not in delimiter:
         return hop(name, False, "recipient_delimiter does not contain '+': Postfix cannot route "
-                   "%s-confirm+TOKEN@%s, so joins and leaves are never confirmed" % (local, domain),
+                   "%s, so joins and leaves are never confirmed"
+                   % form_address(list_address, "confirm", "TOKEN"),
                    detail, look_at="postconf recipient_delimiter (Mailman needs +)")
     destinations = _postconf(run, True, "mydestination")
     detail.append("mydestination = %s" % (destinations or "(empty)"))
@@ -177,7 +154,7 @@ def check_lmtp(list_address, host, port, timeout=10, mail_from="mailman-trace@lo
     name = "lmtp"
     where = "%s:%s" % (host, port)
     look = "systemctl status mailman3; %s; [mta] lmtp_host/lmtp_port" % os.path.join(log_dir, "mailman.log")
-    local, domain = split_address(list_address)
+    forms = address_forms(list_address)
     client = smtplib.LMTP(timeout=timeout)
     detail = []
     try:
@@ -203,8 +180,8 @@ def check_lmtp(list_address, host, port, timeout=10, mail_from="mailman-trace@lo
         if code != 250:
             return hop(name, False, "MAIL FROM:<%s> rejected by %s: %s %s"
                        % (mail_from, where, code, _text(reply)), detail, look_at=look)
-        for form in ("", "-join", "-leave"):
-            address = "%s%s@%s" % (local, form, domain)
+        for form in ("posting", "join", "leave"):
+            address = forms[form]
             code, reply = client.rcpt(address)
             detail.append("RCPT TO:<%s> → %s %s" % (address, code, _text(reply)))
             if code not in (250, 251):
@@ -271,7 +248,7 @@ def _reason(found):
 def check_postfix_to_lmtp(list_address, entries, now=None):
     name = "postfix_to_lmtp"
     now = time.time() if now is None else now
-    found = _stuck(entries, lambda entry, address: is_list_address(address, list_address))
+    found = _stuck(entries, lambda entry, address: form_of(address, list_address) is not None)
     if found:
         return hop(name, False, "%d message(s) for %s stuck in Postfix's queue: %s"
                    % (len({e.get("queue_id") for e, _ in found}), list_address, _reason(found)),
@@ -288,11 +265,10 @@ def check_postfix_delivery(list_address, recipients, entries, now=None):
     name = "postfix_delivery"
     now = time.time() if now is None else now
     wanted = {r.lower() for r in recipients or []}
-    local, domain = split_address(list_address)
-    bounces = re.compile(r"^%s-bounces(\+.*)?@%s$" % (re.escape(local), re.escape(domain)))
 
     def mine(entry, address):
-        return address in wanted or bool(bounces.match((entry.get("sender") or "").lower()))
+        # The list sends with envelope sender LIST-bounces@, VERPed or not.
+        return address in wanted or form_of(entry.get("sender"), list_address) == "bounces"
 
     found = _stuck(entries, mine)
     if found:
@@ -302,7 +278,7 @@ def check_postfix_delivery(list_address, recipients, entries, now=None):
                    [_describe(e, r, now) for e, r in found],
                    look_at="postqueue -p; journalctl -u postfix (the relay or local delivery "
                    "named in the reason)")
-    scope = ", ".join(recipients) if recipients else "mail from %s-bounces@%s" % (local, domain)
+    scope = ", ".join(recipients) if recipients else "mail from %s" % form_address(list_address, "bounces")
     return hop(name, True, "nothing for %s in Postfix's queue" % scope, look_at="postqueue -p")
 
 

@@ -192,9 +192,16 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.mailops.mailman.plugins.module_utils.mailman_address import (
+    address_forms,
+    form_address,
+)
 from ansible_collections.mailops.mailman.plugins.module_utils.mailman_input import UNSAFE_CHARS
 
-LIST_SUFFIXES = ("", "-join", "-leave", "-request", "-owner", "-bounces", "-confirm+probe")
+# The forms list_forms checks, in this order; -confirm with a made-up token,
+# which Mailman accepts at RCPT.
+LIST_FORMS = ("posting", "join", "leave", "request", "owner", "bounces")
+CONFIRM_TOKEN = "probe"
 ACCEPTED = (250, 251)
 # A day: anything longer is a typo, and the socket layer refuses values near time_t's limit.
 MAX_TIMEOUT = 86400
@@ -211,11 +218,11 @@ class ProbeError(Exception):
 def expand_list_forms(addresses):
     forms = []
     for address in addresses:
-        local, sep, domain = address.rpartition("@")
-        if not sep:
-            raise ProbeError("%r is not an address (no @): list_forms needs LIST@DOMAIN" % address)
-        for suffix in LIST_SUFFIXES:
-            form = "%s%s@%s" % (local, suffix, domain)
+        try:
+            named = address_forms(address)
+        except ValueError as e:
+            raise ProbeError("%s: list_forms needs LIST@DOMAIN" % e)
+        for form in [named[f] for f in LIST_FORMS] + [form_address(address, "confirm", CONFIRM_TOKEN)]:
             if form not in forms:
                 forms.append(form)
     return forms

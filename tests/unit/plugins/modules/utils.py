@@ -11,7 +11,7 @@ import json
 from unittest import mock
 
 import pytest
-from ansible.module_utils import basic
+from ansible.module_utils import _internal, basic
 from ansible.module_utils.testing import patch_module_args
 
 
@@ -42,9 +42,12 @@ def run_module(module, args, check_mode=False, diff=False):
         args["_ansible_diff"] = True
     # Round-trip through JSON so the module sees exactly what Ansible would send.
     args = json.loads(json.dumps(args))
+    # A module runs on the target, where no controller code is loaded. Once a
+    # test has imported the controller (a filter plugin's AnsibleFilterError
+    # does), warn() would go to the screen instead of the module's result.
     with patch_module_args(args), mock.patch.multiple(
         basic.AnsibleModule, exit_json=_exit_json, fail_json=_fail_json
-    ):
+    ), mock.patch.object(_internal, "is_controller", False):
         try:
             module.main()
         except AnsibleExitJson as e:
