@@ -58,6 +58,9 @@ options:
         C(L-request@D), C(L-owner@D), C(L-bounces@D) and C(L-confirm+probe@D)
         (Mailman accepts any C(-confirm+TOKEN) at C(RCPT)).
       - The extra forms are only checked with C(RCPT), never delivered to.
+      - Each address must then be a list address (the rule of the
+        C(mailops.mailman.list_address) test); the forms are written lowercased, as
+        Mailman stores list names.
     type: bool
     default: false
   mail_from:
@@ -185,13 +188,16 @@ delivered:
 
 import email.policy
 import math
-import smtplib
-import socket
-import time
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.mailops.mailman.plugins.module_utils.lmtp import (
+    LMTPError,
+    Session,
+    refusals,
+    where,
+)
 from ansible_collections.mailops.mailman.plugins.module_utils.mailman_address import (
     address_forms,
     form_address,
@@ -202,7 +208,6 @@ from ansible_collections.mailops.mailman.plugins.module_utils.mailman_input impo
 # which Mailman accepts at RCPT.
 LIST_FORMS = ("posting", "join", "leave", "request", "owner", "bounces")
 CONFIRM_TOKEN = "probe"
-ACCEPTED = (250, 251)
 # A day: anything longer is a typo, and the socket layer refuses values near time_t's limit.
 MAX_TIMEOUT = 86400
 # smtplib sends commands as they are: a CR or LF would end the command early
@@ -228,84 +233,6 @@ def expand_list_forms(addresses):
     return forms
 
 
-def _text(raw):
-    return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-
-
-def _where(host, port):
-    return host if host.startswith("/") else "%s:%s" % (host, port)
-
-
-def connect(host, port, timeout):
-    """Connect and LHLO; return (client, banner, extensions, latency_ms)."""
-    where = _where(host, port)
-    # Not LMTP(host, port): its __init__ connects and would hide the greeting
-    # reply code from us; connecting ourselves lets us diagnose each step.
-    client = smtplib.LMTP(timeout=timeout)
-    started = time.monotonic()
-    try:
-        code, banner = client.connect(host, port)
-    except ConnectionRefusedError:
-        raise ProbeError(
-            "nothing listening on %s (connection refused): is mailman3 running and is "
-            "[mta] lmtp_host/lmtp_port right? see /var/log/mailman3/mailman.log" % where)
-    except (socket.timeout, smtplib.SMTPServerDisconnected) as e:
-        if timed_out(e):
-            raise ProbeError(
-                "no answer from %s within %ss: wrong bind address (lmtp_host) or a firewall"
-                % (where, _num(timeout)))
-        raise ProbeError("%s closed the connection before greeting: %s" % (where, e))
-    except OSError as e:
-        raise ProbeError("cannot connect to %s: %s" % (where, e))
-    banner = _text(banner)
-    if code != 220:
-        client.close()
-        raise ProbeError(
-            "unexpected greeting from %s: %r (code %s, expected 220 from Mailman's LMTP "
-            "runner): is something else listening there?" % (where, banner, code))
-    try:
-        code, reply = client.ehlo()
-    except (socket.timeout, smtplib.SMTPServerDisconnected) as e:
-        if timed_out(e):
-            raise ProbeError("no reply to LHLO from %s within %ss (greeting was %r)"
-                             % (where, _num(timeout), banner))
-        raise ProbeError("%s closed the connection after LHLO (greeting was %r): %s"
-                         % (where, banner, e))
-    latency_ms = round((time.monotonic() - started) * 1000, 1)
-    if code != 250:
-        client.close()
-        raise ProbeError(
-            "LHLO rejected by %s with %s %r (greeting was %r): is this an SMTP server "
-            "rather than Mailman's LMTP runner?" % (where, code, _text(reply), banner))
-    extensions = _text(reply).splitlines()[1:]
-    return client, banner, extensions, latency_ms
-
-
-def timed_out(exc):
-    # smtplib turns a read timeout into SMTPServerDisconnected; the original
-    # socket.timeout survives only as the exception's context.
-    return isinstance(exc, socket.timeout) or isinstance(exc.__context__, socket.timeout)
-
-
-def _num(value):
-    return int(value) if float(value).is_integer() else value
-
-
-def check_recipients(client, mail_from, addresses):
-    results = []
-    if not addresses:
-        return results
-    code, reply = client.mail(mail_from)
-    if code != 250:
-        raise ProbeError("MAIL FROM:<%s> rejected with %s %s" % (mail_from, code, _text(reply)))
-    for address in addresses:
-        code, reply = client.rcpt(address)
-        results.append(dict(address=address, code=code, message=_text(reply),
-                            accepted=code in ACCEPTED))
-    client.rset()
-    return results
-
-
 def build_probe(mail_from, addresses, subject, body):
     msg = EmailMessage()
     msg["From"] = mail_from
@@ -318,38 +245,14 @@ def build_probe(mail_from, addresses, subject, body):
     return msg
 
 
-def deliver(client, mail_from, addresses, msg):
-    # One transaction per recipient: after DATA an LMTP server sends one reply
-    # per accepted recipient, and smtplib only reads the first.
+def deliver(session, mail_from, addresses, msg):
+    # CRLF line endings: smtplib would otherwise add a stray CRLF after the final LF.
+    content = msg.as_bytes(policy=email.policy.SMTP)
     delivered = []
     for address in addresses:
-        client.mail(mail_from)
-        code, reply = client.rcpt(address)
-        if code not in ACCEPTED:
-            raise ProbeError("RCPT TO:<%s> rejected at delivery with %s %s"
-                             % (address, code, _text(reply)))
-        # CRLF line endings: smtplib would otherwise add a stray CRLF after the final LF.
-        code, reply = client.data(msg.as_bytes(policy=email.policy.SMTP))
-        delivered.append(dict(address=address, code=code, message=_text(reply)))
-        if code != 250:
-            raise ProbeError("DATA for %s not accepted: %s %s" % (address, code, _text(reply)))
+        code, reply = session.send(mail_from, address, content)
+        delivered.append(dict(address=address, code=code, message=reply))
     return delivered
-
-
-def diagnose(results):
-    refused = [r for r in results if not r["accepted"]]
-    if not refused:
-        return None
-    unknown = [r["address"] for r in refused if r["code"] == 550]
-    other = ["%s (%s %s)" % (r["address"], r["code"], r["message"])
-             for r in refused if r["code"] != 550]
-    parts = []
-    if unknown:
-        parts.append("RCPT rejected for %s: no such list in Mailman (550): is the list "
-                     "created? check `mailman lists`/REST" % ", ".join(unknown))
-    if other:
-        parts.append("RCPT not accepted for %s" % ", ".join(other))
-    return "; ".join(parts)
 
 
 def _controls(value):
@@ -450,14 +353,14 @@ def main():
     if problem:
         module.fail_json(msg=problem, **result)
 
-    client = None
+    session = Session(p["host"], p["port"], p["timeout"])
     try:
         addresses = expand_list_forms(p["addresses"]) if p["list_forms"] else list(p["addresses"])
-        client, banner, extensions, latency = connect(p["host"], p["port"], p["timeout"])
-        result.update(banner=banner, lhlo=extensions, latency_ms=latency)
-        result["results"] = check_recipients(client, p["mail_from"], addresses)
+        session.open()
+        result.update(banner=session.banner, lhlo=session.extensions, latency_ms=session.latency_ms)
+        result["results"] = session.recipients(p["mail_from"], addresses)
         result["all_accepted"] = all(r["accepted"] for r in result["results"])
-        problem = diagnose(result["results"])
+        problem = refusals(result["results"])
         if problem:
             module.fail_json(msg=problem, **result)
         if p["deliver"] and p["addresses"]:
@@ -465,26 +368,16 @@ def main():
             if not module.check_mode:
                 msg = build_probe(p["mail_from"], p["addresses"], p["subject"], p["body"])
                 result["message_id"] = msg["Message-ID"]
-                result["delivered"] = deliver(client, p["mail_from"], p["addresses"], msg)
-    except ProbeError as e:
+                result["delivered"] = deliver(session, p["mail_from"], p["addresses"], msg)
+    except (ProbeError, LMTPError) as e:
         module.fail_json(msg=str(e), **result)
-    except (smtplib.SMTPException, OSError) as e:
-        if timed_out(e):
-            module.fail_json(msg="%s stopped answering within %ss after LHLO"
-                             % (_where(p["host"], p["port"]), _num(p["timeout"])), **result)
-        module.fail_json(msg="LMTP conversation with %s failed: %s"
-                         % (_where(p["host"], p["port"]), e), **result)
     except ValueError as e:
         # Input is checked up front; this is the last line against a traceback
         # (smtplib and the resolver raise ValueError/UnicodeError for what they cannot encode).
         module.fail_json(msg="LMTP probe of %s stopped on a value it cannot use: %s: %s"
-                         % (_where(p["host"], p["port"]), type(e).__name__, e), **result)
+                         % (where(p["host"], p["port"]), type(e).__name__, e), **result)
     finally:
-        if client is not None and client.sock is not None:
-            try:
-                client.quit()
-            except (smtplib.SMTPException, OSError):
-                client.close()
+        session.close()
 
     module.exit_json(**result)
 

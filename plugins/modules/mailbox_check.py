@@ -306,6 +306,7 @@ import math
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.mailops.mailman.plugins.module_utils.durations import seconds
 from ansible_collections.mailops.mailman.plugins.module_utils.mailbox import (
     Criteria,
     MailboxError,
@@ -347,10 +348,6 @@ def verdict(results, state, copies):
     return missing, duplicates, altered
 
 
-def _num(value):
-    return int(value) if float(value).is_integer() else value
-
-
 def failure_message(results, state, copies, timeout, missing, duplicates, altered):
     by_address = dict((r["address"], r) for r in results)
     if state == "absent":
@@ -358,7 +355,7 @@ def failure_message(results, state, copies, timeout, missing, duplicates, altere
             "%s (%d in %s)" % (a, by_address[a]["copies"], by_address[a]["mailbox"]) for a in missing)
     parts = []
     if missing:
-        parts.append("missing after %ss for %s" % (_num(timeout), ", ".join(
+        parts.append("missing after %ss for %s" % (seconds(timeout), ", ".join(
             "%s (%d of %d in %s)" % (a, by_address[a]["copies"], copies, by_address[a]["mailbox"])
             for a in missing)))
     if duplicates:
@@ -439,7 +436,7 @@ def main():
         elapsed = time.monotonic() - started
         result["elapsed"] = round(elapsed, 3)
         module.fail_json(msg="gave up after %.1fs (timeout %ss): %s" % (
-            elapsed, _num(p["timeout"]), e), **result)
+            elapsed, seconds(p["timeout"]), e), **result)
     except MailboxError as e:
         result["elapsed"] = round(time.monotonic() - started, 3)
         module.fail_json(msg=str(e), **result)

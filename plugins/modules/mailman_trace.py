@@ -126,8 +126,17 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+order:
+  description: >-
+    The name of every hop in the order list mail takes them, whether checked here or not
+    (see O(hops)): to put the hops of two runs (an MX and the core) in order without
+    repeating the order elsewhere.
+  returned: always
+  type: list
+  elements: str
+  sample: [postfix_routing, lmtp, postfix_to_lmtp, mailman_inbound, mailman_outbound, postfix_delivery]
 hops:
-  description: One entry per hop, in the order list mail takes them.
+  description: One entry per checked hop, in the order list mail takes them (RV(order)).
   returned: always
   type: list
   elements: dict
@@ -144,7 +153,9 @@ hops:
     evidence:
       description: One line saying what was seen.
       type: str
-      sample: "nothing listening on 127.0.0.1:8024 (connection refused): mailman3 down or lmtp_port wrong"
+      sample: >-
+        nothing listening on 127.0.0.1:8024 (connection refused): is mailman3 running and
+        is [mta] lmtp_host/lmtp_port right? see /var/log/mailman3/mailman.log
     detail:
       description: Supporting lines (settings read, replies, queue entries, log lines, warnings).
       type: list
@@ -168,13 +179,13 @@ msg:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.mailops.mailman.plugins.module_utils.mailman_address import split_address
 from ansible_collections.mailops.mailman.plugins.module_utils.mailtrace import (
     HOPS,
-    ToolMissing,
     first_broken,
-    split_address,
     trace,
 )
+from ansible_collections.mailops.mailman.plugins.module_utils.trace_hop import ToolMissing
 
 
 def command_runner(module):
@@ -205,23 +216,25 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
+    # The order is returned even on bad input, so a caller can always sort by it.
+    empty = dict(hops=[], broken_hop=None, order=list(HOPS))
     try:
         split_address(p["list"])
     except ValueError as e:
-        module.fail_json(msg=str(e), hops=[], broken_hop=None)
+        module.fail_json(msg=str(e), **empty)
     if not 0 < p["lmtp_timeout"] <= 3600:
         module.fail_json(msg="lmtp_timeout=%r: give the seconds to wait for LMTP, more than 0 and "
-                             "at most 3600" % p["lmtp_timeout"], hops=[], broken_hop=None)
+                             "at most 3600" % p["lmtp_timeout"], **empty)
     if not 1 <= p["lmtp_port"] <= 65535:
-        module.fail_json(msg="lmtp_port=%r is not a TCP port (1-65535)" % p["lmtp_port"],
-                         hops=[], broken_hop=None)
+        module.fail_json(msg="lmtp_port=%r is not a TCP port (1-65535)" % p["lmtp_port"], **empty)
     data_dir = p["mailman_data_dir"] or os.path.join(p["mailman_var_dir"], "data")
 
     hops = trace(p["list"], p["recipients"], p["lmtp_host"], p["lmtp_port"],
                  p["mailman_var_dir"], p["mailman_log_dir"], data_dir,
                  command_runner(module), timeout=p["lmtp_timeout"], only=p["hops"])
     broken = first_broken(hops)
-    result = dict(changed=False, hops=hops, broken_hop=broken["hop"] if broken else None)
+    result = dict(changed=False, hops=hops, broken_hop=broken["hop"] if broken else None,
+                  order=list(HOPS))
     if broken is None:
         result["msg"] = "all hops ok for %s, up to the mailboxes (check those with mailbox_check)" % p["list"]
         module.exit_json(**result)

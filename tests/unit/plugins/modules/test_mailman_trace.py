@@ -98,6 +98,7 @@ def test_all_hops_ok_in_check_mode(host):
         "postfix_routing", "lmtp", "postfix_to_lmtp", "mailman_inbound",
         "mailman_outbound", "postfix_delivery"]
     assert all(h["ok"] for h in res["hops"]), res["hops"]
+    assert res["order"] == [h["hop"] for h in res["hops"]]
     assert set(res["hops"][0]) == {"hop", "ok", "evidence", "detail", "look_at"}
 
 
@@ -109,8 +110,9 @@ def test_lmtp_down_fails_naming_the_hop(host):
     assert not ok
     assert res["broken_hop"] == "lmtp"
     assert res["msg"].startswith(
-        "broken hop: lmtp: nothing listening on 127.0.0.1:%d (connection refused): mailman3 "
-        "down or lmtp_port wrong; look at: " % port)
+        "broken hop: lmtp: nothing listening on 127.0.0.1:%d (connection refused): is mailman3 "
+        "running and is [mta] lmtp_host/lmtp_port right? see %s/mailman.log; look at: "
+        % (port, host["log"]))
     to_lmtp = res["hops"][2]
     assert to_lmtp["hop"] == "postfix_to_lmtp" and not to_lmtp["ok"]
     assert "Connection refused" in to_lmtp["evidence"]
@@ -155,3 +157,14 @@ def test_impossible_arguments_are_refused(more, expect):
     ok, res = run_module(mailman_trace, more)
     assert not ok and expect in res["msg"], res
     assert res["hops"] == []
+    assert res["order"][0] == "postfix_routing"
+
+
+def test_order_is_the_whole_path_when_only_some_hops_are_checked(host):
+    # What an MX/core pair of traces is sorted by.
+    ok, res = run_module(mailman_trace, args(host, free_port(), hops=["mailman_outbound",
+                                                                      "mailman_inbound"]))
+    assert ok, res
+    assert [h["hop"] for h in res["hops"]] == ["mailman_inbound", "mailman_outbound"]
+    assert res["order"] == ["postfix_routing", "lmtp", "postfix_to_lmtp", "mailman_inbound",
+                            "mailman_outbound", "postfix_delivery"]
