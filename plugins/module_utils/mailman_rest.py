@@ -12,12 +12,12 @@ where to look, instead of a traceback.
 
 from __future__ import annotations
 
-import configparser
 import sys
 import traceback
 from urllib.error import HTTPError
 from urllib.parse import urlsplit
 
+from ansible_collections.mailops.mailman.plugins.module_utils import mailman_cfg
 from ansible_collections.mailops.mailman.plugins.module_utils.mailman_address import is_list_address
 
 try:
@@ -35,18 +35,8 @@ except ImportError:
         pass
 
 
-DEFAULT_CONFIG_FILE = '/etc/mailman3/mailman.cfg'
+DEFAULT_CONFIG_FILE = mailman_cfg.DEFAULT_PATH
 MAILMAN_LOG = '/var/log/mailman3/mailman.log'
-
-# The [webservice] defaults of Mailman's own schema.cfg: a mailman.cfg that
-# does not set a key gets these from Mailman, so we must assume the same.
-WEBSERVICE_DEFAULTS = {
-    'hostname': 'localhost',
-    'port': '8001',
-    'use_https': 'no',
-    'admin_user': 'restadmin',
-    'admin_pass': 'restpass',
-}
 
 # A REST request that may take longer than this is a hung server, not a slow one.
 MAX_TIMEOUT = 3600
@@ -76,26 +66,14 @@ def check_list_address(module, address, option='address'):
     return address.lower()
 
 
-def _is_true(value):
-    # lazr.config's as_boolean, which Mailman uses for use_https.
-    return str(value).strip().lower() in ('yes', 'true', 'on', '1')
-
-
 def read_webservice_config(path):
-    """Return the [webservice] settings of a mailman.cfg, with schema defaults."""
-    # Mailman's lazr.config files may repeat keys and contain '%' freely.
-    parser = configparser.ConfigParser(strict=False, interpolation=None)
-    with open(path) as f:
-        parser.read_file(f, source=path)
-    settings = dict(WEBSERVICE_DEFAULTS)
-    if parser.has_section('webservice'):
-        settings.update(parser.items('webservice'))
-    return settings
+    """Return the [webservice] settings of a mailman.cfg, as Mailman reads them (mailman_cfg)."""
+    return mailman_cfg.section(mailman_cfg.read(path), 'webservice')
 
 
 def webservice_url(web):
     """The REST base URL Mailman serves for the given [webservice] settings."""
-    scheme = 'https' if _is_true(web['use_https']) else 'http'
+    scheme = 'https' if mailman_cfg.is_true(web['use_https']) else 'http'
     return '%s://%s:%s/3.1' % (scheme, web['hostname'], web['port'])
 
 
@@ -173,7 +151,7 @@ class MailmanREST:
             self.module.fail_json(
                 msg='cannot read %s (permission denied); it holds the REST password, '
                     'so run this task with become: true' % path)
-        except (OSError, configparser.Error) as exc:
+        except (OSError, mailman_cfg.Error) as exc:
             self.module.fail_json(msg='cannot parse %s as a Mailman config file: %s' % (path, exc))
         url = url or webservice_url(web)
         return url.rstrip('/'), user or web['admin_user'], password or web['admin_pass']
