@@ -1,9 +1,7 @@
 # -*- coding: utf-8 -*-
-
-# Copyright (c) mailops.mailman developers
+# Copyright (c) mailops.mailman contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-
 """Read-only, streaming search of mbox files and Maildirs.
 
 The stdlib ``mailbox`` module is not used on purpose: ``mailbox.mbox(path)``

@@ -1,14 +1,12 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-
-# Copyright (c) mailops.mailman developers
+# Copyright (c) mailops.mailman contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
----
 module: lmtp_probe
 short_description: Check that Mailman's LMTP runner answers and accepts list addresses
 description:
@@ -20,9 +18,8 @@ description:
     M(mailops.mailman.mailbox_check) can wait for the copies.
   - Failures say what was seen and where to look next (connection refused, timeout,
     unexpected greeting, unknown list).
-version_added: 0.1.0
 author:
-  - mailops.mailman developers
+  - mailops.mailman contributors
 options:
   host:
     description:

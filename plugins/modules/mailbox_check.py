@@ -1,14 +1,12 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-
-# Copyright (c) mailops.mailman developers
+# Copyright (c) mailops.mailman contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
----
 module: mailbox_check
 short_description: Wait until list subscribers' mailboxes hold a message, or prove they do not
 description:
@@ -40,9 +38,8 @@ description:
   - A mailbox must be inside O(mail_spool) or inside the home directory of a regular
     account (UID 1000 and up, as Debian's C(adduser) numbers them), where Maildirs
     live; anything else needs O(allow_outside_spool=true).
-version_added: 0.1.0
 author:
-  - mailops.mailman developers
+  - mailops.mailman contributors
 options:
   subscribers:
     description:

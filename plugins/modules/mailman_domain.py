@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-DOCUMENTATION = r'''
+DOCUMENTATION = r"""
 module: mailman_domain
 short_description: Manage a Mailman 3 mail domain
 description:
@@ -46,9 +46,9 @@ attributes:
     support: full
 author:
   - mailops.mailman contributors
-'''
+"""
 
-EXAMPLES = r'''
+EXAMPLES = r"""
 - name: Create the list domain
   mailops.mailman.mailman_domain:
     name: local.edu
@@ -60,9 +60,9 @@ EXAMPLES = r'''
     name: old.example.org
     state: absent
   become: true
-'''
+"""
 
-RETURN = r'''
+RETURN = r"""
 domain:
   description: The domain after the task; empty when it does not exist.
   returned: always
@@ -71,7 +71,7 @@ domain:
     mail_host: local.edu
     description: Lists of local.edu
     alias_domain: null
-'''
+"""
 
 from urllib.error import HTTPError
 

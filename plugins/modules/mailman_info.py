@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-DOCUMENTATION = r'''
+DOCUMENTATION = r"""
 module: mailman_info
 short_description: Read domains, mailing lists and pending requests from Mailman 3
 description:
@@ -36,9 +36,9 @@ attributes:
     support: none
 author:
   - mailops.mailman contributors
-'''
+"""
 
-EXAMPLES = r'''
+EXAMPLES = r"""
 - name: Read the Mailman state
   mailops.mailman.mailman_info:
   become: true
@@ -53,9 +53,9 @@ EXAMPLES = r'''
 - name: Fail if subscriptions wait for a moderator
   ansible.builtin.assert:
     that: reading_group.lists[0].pending | selectattr('token_owner', '==', 'moderator') | list | length == 0
-'''
+"""
 
-RETURN = r'''
+RETURN = r"""
 domains:
   description: All mail domains.
   returned: always
@@ -95,7 +95,7 @@ lists:
       returned: when O(members=true)
       type: list
       elements: str
-'''
+"""
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.mailops.mailman.plugins.module_utils.mailman_rest import (

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-DOCUMENTATION = r'''
+DOCUMENTATION = r"""
 module: mailman_list
 short_description: Manage a Mailman 3 mailing list and its settings
 description:
@@ -60,9 +60,9 @@ attributes:
     support: full
 author:
   - mailops.mailman contributors
-'''
+"""
 
-EXAMPLES = r'''
+EXAMPLES = r"""
 - name: Create an open list
   mailops.mailman.mailman_list:
     address: reading-group@local.edu
@@ -78,9 +78,9 @@ EXAMPLES = r'''
     address: old-list@local.edu
     state: absent
   become: true
-'''
+"""
 
-RETURN = r'''
+RETURN = r"""
 list:
   description:
     - All configuration attributes of the list after the task, as the REST API returns them.
@@ -99,7 +99,7 @@ changes:
     subscription_policy:
       before: confirm
       after: open
-'''
+"""
 
 from urllib.error import HTTPError
 

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-DOCUMENTATION = r'''
+DOCUMENTATION = r"""
 module: mailman_member
 short_description: Manage members, owners and moderators of a Mailman 3 list
 description:
@@ -92,9 +92,9 @@ attributes:
     support: full
 author:
   - mailops.mailman contributors
-'''
+"""
 
-EXAMPLES = r'''
+EXAMPLES = r"""
 - name: Make admin the owner of the list
   mailops.mailman.mailman_member:
     list: reading-group@local.edu
@@ -120,9 +120,9 @@ EXAMPLES = r'''
     pre_confirmed: false
     pre_approved: false
   become: true
-'''
+"""
 
-RETURN = r'''
+RETURN = r"""
 added:
   description:
     - Addresses added to the roster (or that would be, in check mode).
@@ -155,7 +155,7 @@ pending:
       display_name: ''
       token_owner: subscriber
       request_date: '2026-01-01T10:00:00'
-'''
+"""
 
 from urllib.error import HTTPError
 

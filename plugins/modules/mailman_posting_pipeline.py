@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-DOCUMENTATION = r'''
+DOCUMENTATION = r"""
 module: mailman_posting_pipeline
 short_description: Move every Mailman 3 list off one posting pipeline
 description:
@@ -35,23 +35,23 @@ attributes:
     support: none
 author:
   - mailops.mailman contributors
-'''
+"""
 
-EXAMPLES = r'''
+EXAMPLES = r"""
 - name: Put every list back on Mailman's own posting pipeline
   mailops.mailman.mailman_posting_pipeline:
     old: mailops-posting-pipeline
   become: true
-'''
+"""
 
-RETURN = r'''
+RETURN = r"""
 lists:
   description: The lists that used O(old) (and, unless in check mode, now use O(new)), sorted.
   returned: always
   type: list
   elements: str
   sample: [reading-group@local.edu]
-'''
+"""
 
 from urllib.error import HTTPError
 

@@ -1,14 +1,12 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-
-# Copyright (c) mailops.mailman developers
+# Copyright (c) mailops.mailman contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
----
 module: mailman_trace
 short_description: Name the hop where list mail got lost between Postfix and Mailman 3
 description:
@@ -28,9 +26,8 @@ description:
   - The last hop, the subscriber's mailbox, is checked by M(mailops.mailman.mailbox_check).
   - Strictly read-only; every hop is checked even after a broken one, so the result shows
     the whole path.
-version_added: 0.1.0
 author:
-  - mailops.mailman developers
+  - mailops.mailman contributors
 options:
   list:
     description:
