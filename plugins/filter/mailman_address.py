@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) mailops.mailman contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -12,7 +11,6 @@ ansible-core).
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
-
 from ansible_collections.mailops.mailman.plugins.module_utils import mailman_address
 
 
@@ -20,7 +18,7 @@ def _checked(name, fn, address):
     try:
         return fn(address)
     except ValueError as e:
-        raise AnsibleFilterError('%s: %s' % (name, e))
+        raise AnsibleFilterError('%s: %s' % (name, e)) from e
 
 
 def list_address_forms(address):

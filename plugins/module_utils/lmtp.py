@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) mailops.mailman contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -107,14 +106,14 @@ class Session:
         except ConnectionRefusedError:
             raise LMTPError(
                 "nothing listening on %s (connection refused): is mailman3 running and is "
-                "[mta] lmtp_host/lmtp_port right? see %s" % (at, self.mailman_log), "connect")
-        except (socket.timeout, smtplib.SMTPServerDisconnected) as e:
+                "[mta] lmtp_host/lmtp_port right? see %s" % (at, self.mailman_log), "connect") from None
+        except (TimeoutError, smtplib.SMTPServerDisconnected) as e:
             if timed_out(e):
                 raise LMTPError("no answer from %s within %ss: wrong bind address (lmtp_host) "
-                                "or a firewall" % (at, secs), "connect")
-            raise LMTPError("%s closed the connection before greeting: %s" % (at, e), "connect")
+                                "or a firewall" % (at, secs), "connect") from e
+            raise LMTPError("%s closed the connection before greeting: %s" % (at, e), "connect") from e
         except OSError as e:
-            raise LMTPError("cannot connect to %s: %s" % (at, e), "connect")
+            raise LMTPError("cannot connect to %s: %s" % (at, e), "connect") from e
         self.banner = banner = reply_text(banner)
         if code != 220:
             raise LMTPError(
@@ -122,12 +121,12 @@ class Session:
                 "runner): is something else listening there?" % (at, banner, code), "greeting")
         try:
             code, reply = client.ehlo()
-        except (socket.timeout, smtplib.SMTPServerDisconnected) as e:
+        except (TimeoutError, smtplib.SMTPServerDisconnected) as e:
             if timed_out(e):
                 raise LMTPError("no reply to LHLO from %s within %ss (greeting was %r)"
-                                % (at, secs, banner), "lhlo")
+                                % (at, secs, banner), "lhlo") from e
             raise LMTPError("%s closed the connection after LHLO (greeting was %r): %s"
-                            % (at, banner, e), "lhlo")
+                            % (at, banner, e), "lhlo") from e
         self.latency_ms = round((time.monotonic() - started) * 1000, 1)
         if code != 250:
             raise LMTPError(
@@ -143,8 +142,8 @@ class Session:
         except (smtplib.SMTPException, OSError) as e:
             if timed_out(e):
                 raise LMTPError("%s stopped answering within %ss after LHLO"
-                                % (self.where, seconds(self.timeout)), "talk")
-            raise LMTPError("LMTP conversation with %s failed: %s" % (self.where, e), "talk")
+                                % (self.where, seconds(self.timeout)), "talk") from e
+            raise LMTPError("LMTP conversation with %s failed: %s" % (self.where, e), "talk") from e
         return code, reply_text(reply)
 
     def _mail(self, mail_from):

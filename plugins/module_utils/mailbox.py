@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) mailops.mailman contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -103,7 +102,7 @@ def normalise_msgid(value):
     return value.strip().strip("<>").strip() if value else ""
 
 
-class Criteria(object):
+class Criteria:
     """What a matching message looks like; every given criterion must hold.
 
     Text criteria match case-insensitively against the decoded header value,
@@ -244,7 +243,7 @@ def _open_parent(parent, path):
             except OSError as e:
                 raise MailboxError("cannot open the directory %s of %s: %s (a directory "
                                    "replaced by a symbolic link while we looked?)"
-                                   % (part, path, os.strerror(e.errno)))
+                                   % (part, path, os.strerror(e.errno))) from e
             os.close(fd)
             fd = nxt
     except BaseException:
@@ -260,7 +259,7 @@ def _lstat(name, dir_fd, path):
         return None
     except PermissionError:
         raise MailboxError("cannot look at %s: permission denied (run the task with become?)"
-                           % path)
+                           % path) from None
 
 
 def detect_format(path, fmt="auto", dir_fd=None, name=None):
@@ -309,11 +308,11 @@ def open_regular(name, dir_fd, path):
     except FileNotFoundError:
         return None
     except PermissionError:
-        raise MailboxError("cannot read %s: permission denied (run the task with become?)" % path)
+        raise MailboxError("cannot read %s: permission denied (run the task with become?)" % path) from None
     except OSError as e:
         if e.errno == errno.ELOOP:
-            raise MailboxError("%s is a symbolic link: refused, never read through a link" % path)
-        raise MailboxError("cannot open %s: %s" % (path, os.strerror(e.errno)))
+            raise MailboxError("%s is a symbolic link: refused, never read through a link" % path) from e
+        raise MailboxError("cannot open %s: %s" % (path, os.strerror(e.errno))) from e
     try:
         # Checked again on the open file: it may have been swapped since lstat.
         mode = os.fstat(fd).st_mode
@@ -334,7 +333,7 @@ def _open_dir(name, dir_fd, path):
     except FileNotFoundError:
         return None
     except PermissionError:
-        raise MailboxError("cannot list %s: permission denied (run the task with become?)" % path)
+        raise MailboxError("cannot list %s: permission denied (run the task with become?)" % path) from None
     except OSError as e:
         if e.errno in (errno.ELOOP, errno.ENOTDIR):
             # Linux answers ENOTDIR for a link opened with O_DIRECTORY|O_NOFOLLOW.
@@ -342,9 +341,9 @@ def _open_dir(name, dir_fd, path):
             kind = _kind(st.st_mode) if st is not None else "gone"
             if st is not None and stat.S_ISLNK(st.st_mode):
                 raise MailboxError("%s is a symbolic link: refused, never read through a link"
-                                   % path)
-            raise MailboxError("%s is %s, not a directory: refused" % (path, kind))
-        raise MailboxError("cannot list %s: %s" % (path, os.strerror(e.errno)))
+                                   % path) from e
+            raise MailboxError("%s is %s, not a directory: refused" % (path, kind)) from e
+        raise MailboxError("cannot list %s: %s" % (path, os.strerror(e.errno))) from e
 
 
 def _pieces(f, path, deadline):
@@ -390,7 +389,7 @@ def lock_shared(f, dir_fd, name, path, deadline):
             except OSError as e:
                 if e.errno not in (errno.EACCES, errno.EAGAIN):
                     raise MailboxError("cannot take a shared fcntl lock on %s: %s (a file "
-                                       "system without locks?)" % (path, os.strerror(e.errno)))
+                                       "system without locks?)" % (path, os.strerror(e.errno))) from e
             holder = "another process holds an fcntl lock on it (Postfix local(8) appending?)"
         _check_deadline(deadline, "%s stayed locked: %s; see the Postfix log "
                                   "(journalctl -u postfix) for a delivery stuck on it"

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) mailops.mailman contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -41,7 +40,7 @@ def trace(list_address, recipients, lmtp_host, lmtp_port, var_dir, log_dir, data
     queued = {}
     if "postfix_to_lmtp" in only or "postfix_delivery" in only:
         queued = dict(zip(("postfix_to_lmtp", "postfix_delivery"),
-                          queue_hops(list_address, recipients, run)))
+                          queue_hops(list_address, recipients, run), strict=True))
     return [queued[name] if name in queued else checks[name]() for name in HOPS if name in only]
 
 

@@ -1,5 +1,4 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright (c) mailops.mailman contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -223,7 +222,7 @@ def expand_list_forms(addresses):
         try:
             named = address_forms(address)
         except ValueError as e:
-            raise ProbeError("%s: list_forms needs LIST@DOMAIN" % e)
+            raise ProbeError("%s: list_forms needs LIST@DOMAIN" % e) from e
         for form in [named[f] for f in LIST_FORMS] + [form_address(address, "confirm", CONFIRM_TOKEN)]:
             if form not in forms:
                 forms.append(form)

@@ -1,5 +1,4 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright (c) mailops.mailman contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -76,12 +75,12 @@ domain:
 from urllib.error import HTTPError
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.mailops.mailman.plugins.module_utils.mailman_input import is_hostname, unsafe_message
 from ansible_collections.mailops.mailman.plugins.module_utils.mailman_rest import (
     MailmanREST,
     http_error_text,
     mailman_rest_argument_spec,
 )
-from ansible_collections.mailops.mailman.plugins.module_utils.mailman_input import is_hostname, unsafe_message
 
 FIELDS = ('mail_host', 'description', 'alias_domain')
 

@@ -1,5 +1,4 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright (c) mailops.mailman contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -135,7 +134,8 @@ def main():
         mlists = [] if mlist is None else [mlist]
     else:
         mlists = rest.client.lists
-    lists = sorted((list_info(rest, m, module.params['members']) for m in mlists), key=lambda item: item['fqdn_listname'])
+    lists = sorted((list_info(rest, m, module.params['members']) for m in mlists),
+                   key=lambda item: item['fqdn_listname'])
     module.exit_json(changed=False, domains=domains, lists=lists)
 
 

@@ -8,9 +8,9 @@ import socket
 import threading
 
 import pytest
-
 from ansible_collections.mailops.mailman.plugins.module_utils import lmtp
 from ansible_collections.mailops.mailman.plugins.module_utils.durations import seconds
+
 from tests.unit.lmtp_server import free_port, lmtp_server, mute_server
 
 LIST = "reading-group@local.edu"
@@ -41,7 +41,7 @@ def scripted_server(greeting, replies):
             while not stop.is_set():
                 try:
                     data = conn.recv(4096)
-                except socket.timeout:
+                except TimeoutError:
                     continue
                 except OSError:
                     return

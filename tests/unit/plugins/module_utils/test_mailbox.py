@@ -5,7 +5,6 @@ import hashlib
 import os
 
 import pytest
-
 from ansible_collections.mailops.mailman.plugins.module_utils import mailbox
 
 CONFIRM = (

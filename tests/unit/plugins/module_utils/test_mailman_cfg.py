@@ -7,9 +7,8 @@ from __future__ import annotations
 from importlib.resources import files
 
 import pytest
-from lazr.config import ConfigSchema
-
 from ansible_collections.mailops.mailman.plugins.module_utils import mailman_cfg
+from lazr.config import ConfigSchema
 
 SCHEMA = ConfigSchema(str(files("mailman.config") / "schema.cfg"))
 KEYS = sorted(mailman_cfg.SCHEMA_DEFAULTS["webservice"])

@@ -4,6 +4,7 @@ tested in test_lmtp.py)."""
 from __future__ import annotations
 
 from ansible_collections.mailops.mailman.plugins.module_utils import trace_lmtp
+
 from tests.unit.lmtp_server import free_port, lmtp_server, mute_server
 
 LIST = "reading-group@local.edu"

@@ -8,7 +8,6 @@ import pwd
 import time
 
 import pytest
-
 from ansible_collections.mailops.mailman.plugins.module_utils import trace_mailman
 
 LIST = "reading-group@local.edu"

@@ -7,7 +7,6 @@ import json
 import os
 
 import pytest
-
 from ansible_collections.mailops.mailman.plugins.module_utils import trace_postfix
 from ansible_collections.mailops.mailman.plugins.module_utils.trace_hop import ToolMissing
 

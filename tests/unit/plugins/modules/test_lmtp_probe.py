@@ -8,8 +8,8 @@ import threading
 import time
 
 import pytest
-
 from ansible_collections.mailops.mailman.plugins.modules import lmtp_probe
+
 from tests.unit.lmtp_server import free_port, lmtp_server, mute_server
 from tests.unit.plugins.modules.utils import run_module
 

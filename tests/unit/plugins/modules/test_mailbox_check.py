@@ -7,8 +7,8 @@ import threading
 import time
 
 import pytest
-
 from ansible_collections.mailops.mailman.plugins.modules import mailbox_check
+
 from tests.unit.plugins.modules.utils import run_module
 
 DOMAIN = "local.edu"

@@ -17,9 +17,9 @@ import time
 import tracemalloc
 
 import pytest
-
 from ansible_collections.mailops.mailman.plugins.module_utils import mailbox
 from ansible_collections.mailops.mailman.plugins.modules import mailbox_check
+
 from tests.unit.plugins.modules.test_mailbox_check import (
     STAMP,
     mbox_entry,

@@ -11,8 +11,8 @@ import shutil
 import stat
 
 import pytest
-
 from ansible_collections.mailops.mailman.plugins.modules import mailman_trace
+
 from tests.unit.lmtp_server import free_port, lmtp_server
 from tests.unit.plugins.modules.utils import run_module
 
