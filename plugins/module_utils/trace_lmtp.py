@@ -31,17 +31,19 @@ def check_lmtp(list_address, host, port, timeout=10, mail_from="mailman-trace@lo
     look = "systemctl status mailman3; %s; [mta] lmtp_host/lmtp_port" % mailman_log
     forms = address_forms(list_address)
     detail = []
+    failed = None
     with Session(host, port, timeout, mailman_log) as session:
         try:
             session.open()
-            detail.append("greeting: %s" % session.banner)
             results = session.recipients(mail_from, [forms[f] for f in ASKED_FORMS])
         except LMTPError as e:
-            if e.step == "greeting":
-                look = "ss -ltnp | grep %s: is something else on that port?" % port
-            elif e.step != "connect":
-                detail.append("greeting: %s" % session.banner)
-            return hop(name, False, str(e), detail, look_at=look)
+            failed = e
+    if session.banner is not None:
+        detail.append("greeting: %s" % session.banner)
+    if failed is not None:
+        if failed.step == "greeting":
+            look = "ss -ltnp | grep %s: is something else on that port?" % port
+        return hop(name, False, str(failed), detail, look_at=look)
     detail.extend("RCPT TO:<%s> → %s %s" % (r["address"], r["code"], r["message"]) for r in results)
     problem = refusals(results)
     if problem:

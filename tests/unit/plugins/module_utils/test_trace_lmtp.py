@@ -6,6 +6,7 @@ from __future__ import annotations
 from ansible_collections.mailops.mailman.plugins.module_utils import trace_lmtp
 
 from tests.unit.lmtp_server import free_port, lmtp_server, mute_server
+from tests.unit.plugins.module_utils.test_lmtp import scripted_server
 
 LIST = "reading-group@local.edu"
 
@@ -15,6 +16,11 @@ def test_lmtp_accepts():
         h = trace_lmtp.check_lmtp(LIST, "127.0.0.1", port)
         assert h["ok"], h
         assert handler.messages == []  # RCPT only, nothing delivered
+    assert h["detail"][0].startswith("greeting: ")
+    assert h["detail"][0].endswith(" GNU Mailman LMTP runner 2.0")
+    assert [d.split(" → ")[0] for d in h["detail"][1:]] == [
+        "RCPT TO:<reading-group@local.edu>", "RCPT TO:<reading-group-join@local.edu>",
+        "RCPT TO:<reading-group-leave@local.edu>"]
     assert any("RCPT TO:<reading-group-join@local.edu> → 250" in d for d in h["detail"])
 
 
@@ -54,3 +60,12 @@ def test_lmtp_unexpected_greeting_points_at_the_port(tmp_path):
     assert not h["ok"]
     assert h["evidence"].startswith("unexpected greeting from 127.0.0.1:%d: 'go away' (code 554" % port)
     assert h["look_at"] == "ss -ltnp | grep %d: is something else on that port?" % port
+    assert h["detail"] == ["greeting: go away"]
+
+
+def test_lmtp_silent_after_lhlo_names_the_greeting_once():
+    with scripted_server(b"220 lmtp\r\n", [b"250 ok\r\n"]) as (port, _):
+        h = trace_lmtp.check_lmtp(LIST, "127.0.0.1", port, timeout=0.5)
+    assert not h["ok"]
+    assert h["evidence"] == "127.0.0.1:%d stopped answering within 0.5s after LHLO" % port
+    assert h["detail"] == ["greeting: lmtp"]
