@@ -63,7 +63,8 @@ ansible-playbook -i "$inv" playbooks/site.yml "$@" >"$work/converge2.log" 2>&1 \
 t2=$(now)
 
 log "verify.yml: join/post/leave on reading-group@local.edu"
-ansible-playbook -i "$inv" playbooks/verify.yml -e verify_list=reading-group@local.edu "$@" \
+ansible-playbook -i "$inv" playbooks/verify.yml -e verify_list=reading-group@local.edu \
+    -e verify_report_file="$work/verify.json" "$@" \
     >"$work/verify.log" 2>&1 || { tail -40 "$work/verify.log"; exit 1; }
 t3=$(now)
 
@@ -87,15 +88,15 @@ fi
 
 python3 - "$work" "$t0" "$t1" "$t2" "$t3" "$(changed "$work/converge1.log")" \
     "$(changed "$work/converge2.log")" "$label" "${BENCH_REUSE:-0}" "$*" <<'PY' >"$out/$label.json"
-import json, os, re, sys, time
+import json, os, sys, time
 work, t0, t1, t2, t3, c1, c2, label, reuse, args = sys.argv[1:]
 t0, t1, t2, t3 = map(float, (t0, t1, t2, t3))
 r = json.load(open(os.path.join(work, 'bench.json')))
 r['roster'] = json.load(open(os.path.join(work, 'roster.json'))) or None
-# The YAML callback folds long lines: join them back before matching.
-verify = re.sub(r'\s+', ' ', open(os.path.join(work, 'verify.log')).read())
-report = re.search(r"reading-group@local.edu \(\d+ subscribers\): .*?further posts", verify)
-stages = {k: float(v) for k, v in re.findall(r'(join|post|leave) ok, \d+ \w+ in ([0-9.]+)s', verify)}
+# The verify role's structured result (verify.yml's verify_report_file).
+verify = next(v for v in json.load(open(os.path.join(work, 'verify.json')))
+              if v['list'] == 'reading-group@local.edu')
+stages = {k: v['seconds'] for k, v in verify['stages'].items() if v['ok']}
 r = {
     'label': label,
     'date': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
@@ -107,7 +108,7 @@ r = {
     'verify_playbook_s': round(t3 - t2, 1),
     'verify_loop_s': round(sum(stages.values()), 1),
     'verify_stages_s': stages,
-    'verify_report': report.group(0) if report else None,
+    'verify_report': verify['report'],
     'controller_load_end': os.getloadavg(),
     **r,
 }
