@@ -117,8 +117,9 @@ def _postfix_routing(name, list_address, wanted, map_path, look, run):
                        look_at="postconf local_recipient_maps (add %s); postfix reload" % the_map)
     else:
         detail.append("%s is not in mydestination (relay/virtual domain)" % domain)
-    return hop(name, True, "%s and its -join/-leave/-confirm forms route to %s"
-               % (list_address, wanted), detail, look_at=look)
+    others = "/".join("-" + form for form in ROUTED_FORMS if form != "posting")
+    return hop(name, True, "%s and its %s forms route to %s" % (list_address, others, wanted),
+               detail, look_at=look)
 
 
 def parse_postqueue(text):

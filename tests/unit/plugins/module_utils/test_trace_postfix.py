@@ -70,10 +70,12 @@ def data_dir(tmp_path):
 
 def test_routing_ok(data_dir):
     h = trace_postfix.check_postfix_routing(LIST, "127.0.0.1", 8024, data_dir,
-                                        postfix(healthy_postfix(data_dir)))
+                                            postfix(healthy_postfix(data_dir)))
     assert h["ok"], h
     assert h["hop"] == "postfix_routing"
     assert "postmap -q reading-group-confirm@local.edu → lmtp:[127.0.0.1]:8024" in h["detail"]
+    assert h["evidence"] == ("reading-group@local.edu and its -join/-leave/-confirm forms route to "
+                             "lmtp:[127.0.0.1]:8024")
 
 
 def test_routing_transport_maps_missing_the_map(data_dir):
@@ -98,14 +100,14 @@ def test_routing_list_not_in_map(data_dir):
 def test_routing_db_missing(data_dir):
     os.remove(os.path.join(data_dir, "postfix_lmtp.db"))
     h = trace_postfix.check_postfix_routing(LIST, "127.0.0.1", 8024, data_dir,
-                                        postfix(healthy_postfix(data_dir)))
+                                            postfix(healthy_postfix(data_dir)))
     assert not h["ok"]
     assert h["evidence"].startswith("%s/postfix_lmtp.db does not exist" % data_dir)
 
 
 def test_routing_wrong_port(data_dir):
     h = trace_postfix.check_postfix_routing(LIST, "127.0.0.1", 8025, data_dir,
-                                        postfix(healthy_postfix(data_dir)))
+                                            postfix(healthy_postfix(data_dir)))
     assert not h["ok"]
     assert "expected lmtp:[127.0.0.1]:8025" in h["evidence"]
 
