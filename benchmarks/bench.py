@@ -109,12 +109,20 @@ def remove_users():
 
 # ---- Mailman REST --------------------------------------------------------------
 
+def read_mailman_cfg():
+    """mailman.cfg as Mailman's lazr.config reads it (the rules of the collection's
+    plugins/module_utils/mailman_cfg.py, which this host-side script cannot import):
+    the last of a repeated key wins, '%' is literal."""
+    cfg = configparser.RawConfigParser(strict=False)
+    cfg.read(MAILCFG)
+    return cfg
+
+
 class Rest:
     def __init__(self):
-        cfg = configparser.ConfigParser(interpolation=None)
-        cfg.read(MAILCFG)
-        ws = cfg['webservice']
-        self.base = 'http://%s:%s/3.1' % (ws.get('hostname', '127.0.0.1'), ws.get('port', '8001'))
+        ws = read_mailman_cfg()['webservice']
+        # schema.cfg's defaults where the file sets nothing
+        self.base = 'http://%s:%s/3.1' % (ws.get('hostname', 'localhost'), ws.get('port', '8001'))
         token = '%s:%s' % (ws['admin_user'], ws['admin_pass'])
         self.auth = 'Basic ' + base64.b64encode(token.encode()).decode()
 
@@ -319,8 +327,7 @@ def run_latency(rcpt, run_id, samples, label):
 
 
 def tuning():
-    cfg = configparser.ConfigParser(interpolation=None)
-    cfg.read(MAILCFG)
+    cfg = read_mailman_cfg()
     mta = cfg['mta']
     keys = ['local_destination_concurrency_limit', 'local_destination_recipient_limit',
             'default_process_limit', 'default_destination_rate_delay', 'smtpd_recipient_limit',

@@ -20,7 +20,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 
 def table(r):
-    lines = ['%s (%s): load at start %s, cpus %s' % (r['label'], r['date'], ' '.join('%.1f' % x for x in r['load_start']), r['cpus']),
+    load = ' '.join('%.1f' % x for x in r['load_start'])
+    lines = ['%s (%s): load at start %s, cpus %s' % (r['label'], r['date'], load, r['cpus']),
              '%6s %8s %8s %6s' % ('N', 'raw_s', 'list_s', 'ratio')]
     lines += ['%6d %8.2f %8.2f %6.2f' % (x['n'], x['raw_s'], x['list_s'], x['ratio']) for x in r['rows']]
     lines.append('latency: list %.3fs median (max %.3fs), Postfix alone %.3fs'
@@ -51,11 +52,11 @@ def main():
     fig, ax = plt.subplots(figsize=(8, 5))
     width = 0.8 / len(series)
     colours = ['#7f7f7f', '#1f77b4', '#c7c7c7', '#ff7f0e', '#dbdbdb', '#2ca02c']
-    for k, (name, ys, r) in enumerate(series):
+    for k, (name, ys, _result) in enumerate(series):
         xs = [i + (k - (len(series) - 1) / 2) * width for i in range(len(ns))]
         vals = [y or 0 for y in ys]
         bars = ax.bar(xs, vals, width, label=name, color=colours[k % len(colours)])
-        for b, y in zip(bars, ys):
+        for b, y in zip(bars, ys, strict=True):
             if y:
                 ax.annotate('%.1f' % y, (b.get_x() + b.get_width() / 2, y), ha='center', va='bottom', fontsize=7)
     ax.set_xticks(range(len(ns)), ['N=%d' % n for n in ns])

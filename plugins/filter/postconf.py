@@ -1,5 +1,4 @@
-# -*- coding: utf-8 -*-
-# Copyright (c) mailops.mailman developers
+# Copyright (c) mailops.mailman contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """postconf_lines: main.cf settings as the `key=value` arguments of `postconf -e`."""

@@ -1,6 +1,5 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
-# Copyright (c) mailops.mailman developers
+# Copyright (c) mailops.mailman contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """smtp_probe: check a running smtpd greets and accepts the given recipients."""
@@ -33,6 +32,8 @@ options:
     description: Seconds for the connection and each reply, 1 to 300.
     type: int
     default: 10
+author:
+  - mailops.mailman contributors
 attributes:
   check_mode:
     support: full
@@ -59,7 +60,6 @@ answers:
 """
 
 import smtplib
-import socket
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.mailops.mailman.plugins.module_utils.mailman_input import is_email
@@ -111,7 +111,7 @@ def main():
         module.fail_json(msg="not an address: %r" % bad)
     try:
         greeting, answers = probe(p["host"], p["port"], p["recipients"], p["timeout"])
-    except (OSError, socket.timeout, smtplib.SMTPException) as e:
+    except (TimeoutError, OSError, smtplib.SMTPException) as e:
         module.fail_json(msg="no SMTP session with %s:%d (%s); is postfix running? see journalctl -u postfix@-"
                          % (p["host"], p["port"], e), answers={})
     refused = {k: v for k, v in answers.items() if not v.startswith("250")}

@@ -49,7 +49,6 @@ from sqlalchemy import func
 from sqlalchemy.orm import aliased
 from zope.interface import implementer
 
-
 STOCK_HANDLER = 'member-recipients'
 # How many address-less members one log line names before it only counts.
 LOGGED_MEMBERS = 20

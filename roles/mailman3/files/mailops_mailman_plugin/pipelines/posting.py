@@ -11,7 +11,7 @@ from mailman.pipelines.base import BasePipeline
 from mailman.pipelines.builtin import PostingPipeline
 from public import public
 
-from mailops_mailman_plugin.handlers.recipients import MailopsMemberRecipients, STOCK_HANDLER
+from mailops_mailman_plugin.handlers.recipients import STOCK_HANDLER, MailopsMemberRecipients
 
 
 def swapped(handlers, old=STOCK_HANDLER, new=MailopsMemberRecipients.name):
