@@ -14,9 +14,20 @@ cd "$(dirname "$0")/.."
 
 log() { printf '== %s\n' "$*"; }
 
+# This checkout as the collection mailops.mailman, for ansible
+# (ANSIBLE_COLLECTIONS_PATH=collections), pytest (pytest.ini) and Molecule.
+# Not tracked: ansible-test's symlinks sanity test refuses it.
+link=collections/ansible_collections/mailops/mailman
+if [ "$(readlink "$link" 2>/dev/null)" != ../../.. ]; then
+    mkdir -p "$(dirname "$link")"
+    ln -sfn ../../.. "$link"
+fi
+
 missing=()
 command -v dockerd >/dev/null || missing+=(docker.io)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
+# ansible-test's shellcheck sanity test (scripts/ansible-test.sh).
+command -v shellcheck >/dev/null || missing+=(shellcheck)
 # Debian's python3 has no venv/ensurepip until python3-venv is installed.
 python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
 apt_cache=${MAILOPS_APT_CACHE:-off}
