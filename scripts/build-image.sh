@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Build the systemd base image for Molecule and the demo, locally: no registry
 # can be reached, so the image is debootstrapped from Debian's mirror and
-# `docker import`ed. Cached: a second call with the image present does nothing.
+# `docker import`ed. Cached: a second call with the image of this script's
+# $version present does nothing.
+#
+# The image has no sudo, like many fresh servers and containers: every
+# scenario proves the roles work on a host Ansible reaches as root without
+# it (the split scenario's MX installs sudo and is reached as a sudo user).
 #
 # usage: scripts/build-image.sh [bookworm|trixie]   (default bookworm)
 # The image is tagged mailops/debian-systemd:<suite>. Users with a registry skip
@@ -11,15 +16,18 @@ set -euo pipefail
 suite=${1:-bookworm}
 image="mailops/debian-systemd:${suite}"
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# Bump when the image's content changes: older images and root filesystems are rebuilt.
+version=2
 cache=${MAILOPS_CACHE:-/var/cache/mailops}
 
-if docker image inspect "$image" >/dev/null 2>&1; then
-    echo "image $image present (docker rmi it to rebuild)"
+have=$(docker image inspect -f '{{ index .Config.Labels "mailops.image.version" }}' "$image" 2>/dev/null || true)
+if [ "$have" = "$version" ]; then
+    echo "image $image version $version present (docker rmi it to rebuild)"
     exit 0
 fi
 
 rootfs="$cache/rootfs-$suite"
-if [ ! -x "$rootfs/lib/systemd/systemd" ]; then
+if [ ! -x "$rootfs/lib/systemd/systemd" ] || [ "$(cat "$rootfs.version" 2>/dev/null)" != "$version" ]; then
     rm -rf "$rootfs" && mkdir -p "$cache"
     echo "debootstrap $suite into $rootfs (about a minute)"
     # Through the package cache when it answers (scripts/setup.sh); the image's
@@ -32,9 +40,10 @@ if [ ! -x "$rootfs/lib/systemd/systemd" ]; then
     fi
     # minbase + what Ansible and systemd need; the roles install everything else.
     debootstrap --variant=minbase \
-        --include=systemd,systemd-sysv,dbus,python3,python3-apt,iproute2,procps,ca-certificates,sudo \
+        --include=systemd,systemd-sysv,dbus,python3,python3-apt,iproute2,procps,ca-certificates \
         "$suite" "$rootfs" "$mirror" >"$cache/debootstrap-$suite.log" 2>&1 \
         || { tail -20 "$cache/debootstrap-$suite.log"; exit 1; }
+    echo "$version" >"$rootfs.version"
 fi
 
 # Units that make no sense in a container slow the boot or fail it.
@@ -54,5 +63,6 @@ echo "importing $image"
 tar -C "$rootfs" -c . | docker import \
     --change 'CMD ["/lib/systemd/systemd"]' \
     --change 'ENV container=docker' \
+    --change "LABEL mailops.image.version=$version" \
     - "$image" >/dev/null
 echo "built $image"
