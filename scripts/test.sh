@@ -11,7 +11,7 @@
 # Every scenario runs on Debian 12; the default scenario also on each further
 # suite in MAILOPS_SUITES (Debian 13, trixie).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 export MAILOPS_SUITES=${MAILOPS_SUITES:-bookworm trixie}
 scripts/setup.sh || { echo "checks: 0 passed, 1 failed"; exit 1; }
 export PATH="$PWD/.venv/bin:$PATH"
@@ -32,8 +32,17 @@ check() {
 
 check lint ansible-lint --profile production
 check ruff ruff check .
+if [ -n "${MOLECULE_SCENARIOS:-}" ]; then
+    read -ra names <<<"$MOLECULE_SCENARIOS"
+else
+    names=()
+    for dir in molecule/*/; do
+        dir=${dir%/}
+        [ "${dir##*/}" = shared ] || names+=("${dir##*/}")
+    done
+fi
 # Space-separated and padded, so " default " can be matched below.
-scenarios=" $(echo ${MOLECULE_SCENARIOS:-$(ls molecule | grep -v '^shared$')}) "
+scenarios=" ${names[*]} "
 for scenario in $scenarios; do
     check "molecule-$scenario" env MAILOPS_SUITE=bookworm molecule test -s "$scenario"
 done
