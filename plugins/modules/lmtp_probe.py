@@ -18,7 +18,9 @@ description:
   - Failures say what was seen and where to look next (connection refused, timeout,
     unexpected greeting, unknown list).
 author:
-  - mailops.mailman contributors
+  - mailops.mailman contributors (@mailops)
+extends_documentation_fragment:
+  - mailops.mailman.attributes
 options:
   host:
     description:
@@ -87,7 +89,7 @@ attributes:
     support: full
     details:
       - The C(RCPT) checks run in check mode too (they are read-only); O(deliver) is
-        skipped and RV(changed) reports what would have happened.
+        skipped and C(changed) reports what would have happened.
   diff_mode:
     support: none
 notes:
@@ -256,7 +258,7 @@ def _controls(value):
 
 
 def _idna_hint(address):
-    local, _, domain = address.rpartition("@")
+    local, _at, domain = address.rpartition("@")
     try:
         ascii_domain = domain.encode("idna").decode("ascii")
     except UnicodeError:

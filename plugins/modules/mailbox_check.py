@@ -38,7 +38,9 @@ description:
     account (UID 1000 and up, as Debian's C(adduser) numbers them), where Maildirs
     live; anything else needs O(allow_outside_spool=true).
 author:
-  - mailops.mailman contributors
+  - mailops.mailman contributors (@mailops)
+extends_documentation_fragment:
+  - mailops.mailman.attributes
 options:
   subscribers:
     description:

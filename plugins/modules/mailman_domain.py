@@ -12,6 +12,7 @@ description:
   - Create, update or remove a mail domain in Mailman 3 core through its REST API.
   - Mailing lists can only be created in an existing domain.
 extends_documentation_fragment:
+  - mailops.mailman.attributes
   - mailops.mailman.mailman_rest
 options:
   name:
@@ -44,7 +45,7 @@ attributes:
   diff_mode:
     support: full
 author:
-  - mailops.mailman contributors
+  - mailops.mailman contributors (@mailops)
 """
 
 EXAMPLES = r"""

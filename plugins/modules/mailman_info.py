@@ -13,6 +13,7 @@ description:
     the pending subscription requests from Mailman 3 core through its REST API.
   - Changes nothing.
 extends_documentation_fragment:
+  - mailops.mailman.attributes
   - mailops.mailman.mailman_rest
 options:
   list:
@@ -34,7 +35,7 @@ attributes:
   diff_mode:
     support: none
 author:
-  - mailops.mailman contributors
+  - mailops.mailman contributors (@mailops)
 """
 
 EXAMPLES = r"""

@@ -14,6 +14,7 @@ description:
   - Only attributes whose value differs are changed, all in one request, so an invalid
     value leaves the list exactly as it was.
 extends_documentation_fragment:
+  - mailops.mailman.attributes
   - mailops.mailman.mailman_rest
 options:
   address:
@@ -58,7 +59,7 @@ attributes:
   diff_mode:
     support: full
 author:
-  - mailops.mailman contributors
+  - mailops.mailman contributors (@mailops)
 """
 
 EXAMPLES = r"""

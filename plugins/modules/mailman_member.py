@@ -13,6 +13,7 @@ description:
   - Reports the list's pending subscription requests, those still waiting for the
     subscriber's confirmation or a moderator's approval.
 extends_documentation_fragment:
+  - mailops.mailman.attributes
   - mailops.mailman.mailman_rest
 options:
   list:
@@ -90,7 +91,7 @@ attributes:
   diff_mode:
     support: full
 author:
-  - mailops.mailman contributors
+  - mailops.mailman contributors (@mailops)
 """
 
 EXAMPLES = r"""
@@ -253,12 +254,12 @@ def main():
         # The list may be one an earlier task only reported it would create:
         # then every declared address would be added.
         module.warn('list %s does not exist yet; a real run fails unless it is created first' % address)
-        adding = sorted(e for e, _ in declared) if state == 'present' else []
+        adding = sorted(e for e, _name in declared) if state == 'present' else []
         module.exit_json(changed=bool(adding), added=adding, removed=[], pending=[], addresses=adding)
     mlist = rest.require_list(address)
     current = sorted(m.email.lower() for m in mlist.get_roster(role))
     pending_emails = {r['email'].lower() for r in rest.pending_requests(mlist)}
-    declared_emails = {email for email, _ in declared}
+    declared_emails = {email for email, _name in declared}
 
     if state == 'present':
         # An address already waiting for confirmation is not subscribed again:
@@ -274,6 +275,7 @@ def main():
     if not module.check_mode:
         # Additions first: if Mailman refuses one, the roster has grown, not
         # been emptied (with exclusive, removals would otherwise come first).
+        doing = 'change the roster'
         try:
             for email, name in to_add:
                 doing = 'add %s' % email
@@ -292,7 +294,7 @@ def main():
                              added=added, removed=removed)
         after = sorted(m.email.lower() for m in mlist.get_roster(role))
     else:
-        added, removed = [e for e, _ in to_add], to_remove
+        added, removed = [e for e, _name in to_add], to_remove
         after = sorted(set(current) - set(removed) | set(added))
 
     result = dict(changed=bool(added or removed or now_pending), added=added, removed=removed,

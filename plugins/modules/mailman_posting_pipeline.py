@@ -17,6 +17,7 @@ description:
     exist, while joins and leaves keep working.
   - Mailman refuses O(new) unless it is a pipeline it has loaded.
 extends_documentation_fragment:
+  - mailops.mailman.attributes
   - mailops.mailman.mailman_rest
 options:
   old:
@@ -33,7 +34,7 @@ attributes:
   diff_mode:
     support: none
 author:
-  - mailops.mailman contributors
+  - mailops.mailman contributors (@mailops)
 """
 
 EXAMPLES = r"""

@@ -26,7 +26,9 @@ description:
   - Strictly read-only; every hop is checked even after a broken one, so the result shows
     the whole path.
 author:
-  - mailops.mailman contributors
+  - mailops.mailman contributors (@mailops)
+extends_documentation_fragment:
+  - mailops.mailman.attributes
 options:
   list:
     description:

@@ -14,6 +14,8 @@ description:
     then RSET and QUIT. No message is ever sent.
   - Fails unless the greeting is 220 and every RCPT is answered 250. A restriction
     that Postfix cannot evaluate (a misspelt one) answers C(451 4.3.5) and fails the probe.
+extends_documentation_fragment:
+  - mailops.mailman.attributes
 options:
   host:
     description: Server to probe.
@@ -33,7 +35,7 @@ options:
     type: int
     default: 10
 author:
-  - mailops.mailman contributors
+  - mailops.mailman contributors (@mailops)
 attributes:
   check_mode:
     support: full
