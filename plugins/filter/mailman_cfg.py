@@ -17,7 +17,7 @@ def mailman_cfg_section(text, name, defaults=True):
         parser = mailman_cfg.parse(text or '', source='mailman.cfg')
     except mailman_cfg.Error as e:
         # Line numbers only: the text of a line may be the REST password.
-        lines = sorted({str(n) for n, _ in getattr(e, 'errors', ())} | {str(getattr(e, 'lineno', '') or '')} - {''})
+        lines = sorted({str(n) for n, _text in getattr(e, 'errors', ())} | {str(getattr(e, 'lineno', '') or '')} - {''})
         raise AnsibleFilterError('mailman_cfg_section: mailman.cfg cannot be parsed (%s, line %s)'
                                  % (type(e).__name__, ', '.join(lines) or '?')) from None
     if defaults:

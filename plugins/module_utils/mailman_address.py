@@ -50,7 +50,7 @@ def split_address(address):
     """
     if not is_list_address(address):
         raise ValueError('%r is not a list address (LIST@DOMAIN)' % (address,))
-    local, _, domain = address.rpartition('@')
+    local, _at, domain = address.rpartition('@')
     return local.lower(), domain.lower()
 
 
@@ -83,7 +83,7 @@ def form_of(address, list_address):
     """Which of the list's forms `address` is (LIST-confirm+TOKEN is 'confirm'),
     or None when it is no form of this list (another list's, say)."""
     name, domain = split_address(list_address)
-    local, _, adomain = (address or '').lower().rpartition('@')
+    local, _at, adomain = (address or '').lower().rpartition('@')
     if adomain != domain:
         return None
     if local == name:
@@ -96,5 +96,5 @@ def form_of(address, list_address):
 
 def confirm_token(local_part):
     """The TOKEN of a LIST-confirm+TOKEN local part, or None when it is not one."""
-    _, mark, token = (local_part or '').partition(CONFIRM_MARK)
+    _head, mark, token = (local_part or '').partition(CONFIRM_MARK)
     return token if mark else None

@@ -160,7 +160,7 @@ def _describe(entry, rcpt, now):
 
 def _reason(found):
     """The delay_reason to quote: the first one Postfix gave."""
-    for _, rcpt in found:
+    for _entry, rcpt in found:
         if rcpt.get("delay_reason"):
             return rcpt["delay_reason"]
     return "no delay reason yet (still in the %s queue)" % found[0][0].get("queue_name", "?")
@@ -172,7 +172,7 @@ def check_postfix_to_lmtp(list_address, entries, now=None):
     found = _stuck(entries, lambda entry, address: form_of(address, list_address) is not None)
     if found:
         return hop(name, False, "%d message(s) for %s stuck in Postfix's queue: %s"
-                   % (len({e.get("queue_id") for e, _ in found}), list_address, _reason(found)),
+                   % (len({e.get("queue_id") for e, _rcpt in found}), list_address, _reason(found)),
                    [_describe(e, r, now) for e, r in found],
                    look_at="postqueue -p; journalctl -u postfix | grep lmtp; then "
                    "postqueue -f once the lmtp hop is ok")
@@ -193,9 +193,9 @@ def check_postfix_delivery(list_address, recipients, entries, now=None):
 
     found = _stuck(entries, mine)
     if found:
-        who = sorted({r.get("address", "") for _, r in found})
+        who = sorted({r.get("address", "") for _entry, r in found})
         return hop(name, False, "%d message(s) to %s stuck in Postfix's queue: %s"
-                   % (len({e.get("queue_id") for e, _ in found}), ", ".join(who), _reason(found)),
+                   % (len({e.get("queue_id") for e, _rcpt in found}), ", ".join(who), _reason(found)),
                    [_describe(e, r, now) for e, r in found],
                    look_at="postqueue -p; journalctl -u postfix (the relay or local delivery "
                    "named in the reason)")

@@ -30,7 +30,7 @@ class ListHandler:
         self.messages = []  # (mail_from, rcpt_tos, content bytes)
 
     def _list_of(self, address):
-        local, _, domain = address.lower().rpartition("@")
+        local, _at, domain = address.lower().rpartition("@")
         if "-confirm+" in local:
             local = local.split("-confirm+", 1)[0]
         for suffix in self.SUFFIXES:
@@ -82,7 +82,7 @@ def mute_server(greeting=None):
         listener.settimeout(0.1)
         while not stop.is_set():
             try:
-                conn, _ = listener.accept()
+                conn, _peer = listener.accept()
             except OSError:
                 continue
             conns.append(conn)

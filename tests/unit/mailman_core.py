@@ -108,7 +108,7 @@ class MailmanCore:
         # Output to a file, not a pipe: the master inherits it and would keep
         # a pipe open, so waiting for the command would wait for the master.
         with open(self.root / ('mailman-%s.out' % command), 'w+') as out:
-            proc = subprocess.run(args + [command], env=env, stdout=out, stderr=subprocess.STDOUT,
+            proc = subprocess.run(args + [command], env=env, check=False, stdout=out, stderr=subprocess.STDOUT,
                                   stdin=subprocess.DEVNULL, timeout=STOP_TIMEOUT)
             out.seek(0)
             return proc.returncode, out.read()

@@ -71,7 +71,7 @@ def api():
 def registration():
     """What Mailman loaded from the plugin, read from its own registries."""
     from mailman.pipelines.builtin import PostingPipeline
-    config, _, _ = api()
+    config, _rest, _client = api()
     pipeline = config.pipelines.get('mailops-posting-pipeline')
     return dict(
         plugins=sorted(config.plugins),
@@ -151,7 +151,7 @@ def message(mlist, sender=None, cc=(), to=None, extra=''):
 
 def run(handler_name, mlist, msg, msgdata):
     """The handler, then avoid-duplicates, on copies: (recipients, after-dedup) or the error."""
-    config, _, _ = api()
+    config, _rest, _client = api()
     msg, msgdata = copy.deepcopy(msg), copy.deepcopy(msgdata)
     try:
         config.handlers[handler_name].process(mlist, msg, msgdata)
@@ -172,7 +172,7 @@ def run(handler_name, mlist, msg, msgdata):
 
 def compare(cases, name, mlist, msg, msgdata=None, **expect):
     msgdata = {} if msgdata is None else msgdata
-    config, _, _ = api()
+    config, _rest, _client = api()
     config.db.commit()
     cases.append(dict(name=name, expect=expect,
                       stock=run(STOCK, mlist, msg, msgdata),
@@ -281,7 +281,7 @@ def hand_made(cases):
     # The whole posting pipeline, stock and mailops', through Mailman's own
     # pipeline processor (queues and archives go to files under WORKDIR).
     from mailman.core.pipelines import process
-    config, _, _ = api()
+    config, _rest, _client = api()
     config.db.commit()
     msg = message(m, 'own-off-member@example.com', cc=['nocopy@example.com', 'plain@example.com'])
     whole = {}
@@ -384,7 +384,7 @@ def bulk_random_roster(name, rng, people):
     from mailman.model.preferences import Preferences
     from mailman.model.user import User
     from mailman.utilities.datetime import now
-    config, _, _ = api()
+    config, _rest, _client = api()
     r = Roster(name)
     store = config.db.store
 
@@ -419,7 +419,7 @@ def bulk_random_roster(name, rng, people):
 
 
 def timing(members, seed):
-    config, _, _ = api()
+    config, _rest, _client = api()
     rng = random.Random(seed)
     started = time.monotonic()
     r = bulk_random_roster('timing', rng, members)

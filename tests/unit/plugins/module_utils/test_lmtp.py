@@ -29,7 +29,7 @@ def scripted_server(greeting, replies):
 
     def serve():
         try:
-            conn, _ = listener.accept()
+            conn, _peer = listener.accept()
         except OSError:
             return
         with conn:
@@ -121,7 +121,7 @@ def test_no_greeting_within_the_timeout():
 
 
 def test_hung_up_before_greeting():
-    with scripted_server(None, []) as (port, _):
+    with scripted_server(None, []) as (port, _seen):
         assert failure(port, step="connect").startswith(
             "127.0.0.1:%d closed the connection before greeting: " % port)
 
@@ -144,7 +144,7 @@ def test_lhlo_rejected():
 
 
 def test_no_reply_to_lhlo():
-    with scripted_server(b"220 lmtp\r\n", []) as (port, _):
+    with scripted_server(b"220 lmtp\r\n", []) as (port, _seen):
         assert failure(port, step="lhlo") == (
             "no reply to LHLO from 127.0.0.1:%d within 0.5s (greeting was 'lmtp')" % port)
 
@@ -157,7 +157,7 @@ def test_silent_after_lhlo():
 
 
 def test_mail_from_rejected():
-    with scripted_server(b"220 lmtp\r\n", [b"250 ok\r\n", b"553 no thanks\r\n"]) as (port, _):
+    with scripted_server(b"220 lmtp\r\n", [b"250 ok\r\n", b"553 no thanks\r\n"]) as (port, _seen):
         assert failure(port, step="talk", recipients=("a@example.org", [LIST])) == (
             "MAIL FROM:<a@example.org> rejected by 127.0.0.1:%d with 553 no thanks" % port)
 

@@ -53,11 +53,11 @@ def test_from_line_in_body_does_not_split_and_is_unquoted(tmp_path):
            b"line one\n\nFrom here on, a quoted line\nend\n")
     path = mbox(tmp_path, raw, CONFIRM)
     assert b"\n>From here on" in open(path, "rb").read()
-    _, msgs = find(path, subject_contains="hi")
+    _fmt, msgs = find(path, subject_contains="hi")
     assert len(msgs) == 1
     text = mailbox.first_plain_text(msgs[0])
     assert text == "line one\n\nFrom here on, a quoted line\nend\n"
-    _, msgs = find(path, message_id="join-1@local.edu")
+    _fmt, msgs = find(path, message_id="join-1@local.edu")
     assert len(msgs) == 1
 
 
@@ -91,7 +91,7 @@ def test_body_intact_allows_footer_and_hash_is_of_normalised_text(tmp_path):
     raw = (b"From: a@x\nMessage-ID: <b@x>\nContent-Type: text/plain; charset=utf-8\n"
            b"Content-Transfer-Encoding: quoted-printable\n\n"
            b"Gr=C3=BC=C3=9Fe\r\nline two   \r\n_______________\r\nlist footer\r\n")
-    _, (msg,) = find(mbox(tmp_path, raw), message_id="b@x")
+    _fmt, (msg,) = find(mbox(tmp_path, raw), message_id="b@x")
     assert mailbox.body_intact(msg) is None
     assert mailbox.body_intact(msg, "Grüße\nline two\n\n") is True
     assert mailbox.body_intact(msg, "Grüße\nline three") is False

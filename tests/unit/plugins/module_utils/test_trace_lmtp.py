@@ -25,7 +25,7 @@ def test_lmtp_accepts():
 
 
 def test_lmtp_unknown_list():
-    with lmtp_server(["other@local.edu"]) as (_, port):
+    with lmtp_server(["other@local.edu"]) as (_handler, port):
         h = trace_lmtp.check_lmtp(LIST, "127.0.0.1", port)
     assert not h["ok"]
     assert h["evidence"] == (
@@ -64,7 +64,7 @@ def test_lmtp_unexpected_greeting_points_at_the_port(tmp_path):
 
 
 def test_lmtp_silent_after_lhlo_names_the_greeting_once():
-    with scripted_server(b"220 lmtp\r\n", [b"250 ok\r\n"]) as (port, _):
+    with scripted_server(b"220 lmtp\r\n", [b"250 ok\r\n"]) as (port, _seen):
         h = trace_lmtp.check_lmtp(LIST, "127.0.0.1", port, timeout=0.5)
     assert not h["ok"]
     assert h["evidence"] == "127.0.0.1:%d stopped answering within 0.5s after LHLO" % port

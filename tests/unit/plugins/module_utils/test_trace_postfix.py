@@ -33,6 +33,7 @@ POSTQUEUE = "\n".join(json.dumps(e) for e in [
                      "delay_reason": "connect to mx.example.net[192.0.2.25]:25: Connection timed out"}]},
 ]) + "\n"
 
+
 def postfix(answers):
     """Command runner answering like Postfix on the demo host; unknown commands fail."""
     def run(argv):
@@ -134,7 +135,7 @@ def test_routing_recipient_delimiter(data_dir):
 
 def test_routing_postfix_not_installed(data_dir):
     h = trace_postfix.check_postfix_routing(LIST, "127.0.0.1", 8024, data_dir,
-                                        postfix({"missing": ("postconf", "postmap", "postqueue")}))
+                                            postfix({"missing": ("postconf", "postmap", "postqueue")}))
     assert not h["ok"]
     assert h["evidence"] == "postconf not found: is postfix installed?"
 

@@ -45,7 +45,7 @@ def test_greeting_lhlo_and_list_forms_accepted(server):
 
 
 def test_unknown_list_is_diagnosed_with_per_address_results(server):
-    _, port = server
+    _handler, port = server
     ok, res = run_module(lmtp_probe, dict(port=port, addresses=[LIST, "nope@lists.example.org"]))
     assert not ok
     assert "nope@lists.example.org" in res["msg"]
@@ -143,7 +143,7 @@ def listener():
     def serve():
         while not stop.is_set():
             try:
-                conn, _ = sock.accept()
+                conn, _peer = sock.accept()
             except OSError:
                 continue
             seen.append(True)
@@ -221,13 +221,13 @@ def test_impossible_input_is_refused_before_connecting(listener, args, msg):
 
 
 def test_null_sender_is_allowed(server):
-    _, port = server
+    _handler, port = server
     ok, res = run_module(lmtp_probe, dict(port=port, addresses=[LIST], mail_from=""))
     assert ok and res["all_accepted"], res
 
 
 def test_idna_domain_and_host_are_usable(server):
-    _, port = server
+    _handler, port = server
     ok, res = run_module(lmtp_probe, dict(host="localhost", port=port,
                                           addresses=["rg@xn--bcher-kva.example.org"]))
     assert not ok  # the server does not know the list: a 550, not a traceback

@@ -156,7 +156,7 @@ def test_one_endless_line_is_not_held_in_memory(tmp_path, spool):
     tracemalloc.start()
     try:
         ok, res = run(tmp_path, [path], mail_spool=str(spool), timeout=0)
-        _, peak = tracemalloc.get_traced_memory()
+        _current, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert not ok and res["missing"] == ["0@local.edu"], res

@@ -120,7 +120,7 @@ def test_lmtp_down_fails_naming_the_hop(host):
 
 def test_root_owned_list_dir_reported_without_failing(host):
     os.chown(os.path.join(host["var"], "lists", LID), 0, 0)
-    with lmtp_server([LIST]) as (_, port):
+    with lmtp_server([LIST]) as (_handler, port):
         host["postfix"](port)
         ok, res = run_module(mailman_trace, args(host, port, fail_on_broken=False))
     assert ok, res
@@ -130,7 +130,7 @@ def test_root_owned_list_dir_reported_without_failing(host):
 
 def test_postfix_not_installed(host):
     # No stand-ins on PATH: this machine really has no Postfix.
-    with lmtp_server([LIST]) as (_, port):
+    with lmtp_server([LIST]) as (_handler, port):
         ok, res = run_module(mailman_trace, args(host, port, fail_on_broken=False))
     assert ok
     assert res["broken_hop"] == "postfix_routing"
