@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the collection artifact and run galaxy-importer on it, as Galaxy and
-# Automation Hub do on an upload: the artifact's metadata, every role's README
-# and argument specs, ansible-doc on every plugin, ansible-lint, the changelog.
+# Automation Hub do on an upload: the artifact's metadata (galaxy.yml), every
+# role's metadata and README, ansible-doc on every plugin, ansible-lint, the
+# changelog.
 # Exits non-zero when the importer reports an error.
 #
 # galaxy-importer pins its own ansible-lint and attrs, which clash with
