@@ -76,6 +76,27 @@ def check_sqlalchemy():
                            'in requirements.txt' % sqlalchemy.__version__)
 
 
+def processes_under(directory):
+    """{pid: command line} of every live process whose command line names directory.
+
+    This process, whose command line may name it too, is left out. Zombies
+    have an empty command line: they hold no port and no file.
+    """
+    marker = os.fsencode(os.path.join(str(directory), ''))
+    found = {}
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open('/proc/%s/cmdline' % entry, 'rb') as f:
+                cmdline = f.read()
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        if marker in cmdline:
+            found[int(entry)] = cmdline.replace(b'\0', b' ').decode(errors='replace').strip()
+    return found
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
@@ -151,24 +172,51 @@ class MailmanCore:
         except (OSError, ValueError):
             return None
 
+    def processes(self):
+        """{pid: command line} of every live process that runs from this core's directory.
+
+        The master and each runner (and the REST runner's gunicorn workers,
+        forked with its command line) carry ``-C ROOT/mailman.cfg`` in their
+        command line, whoever their parent is now.
+        """
+        return processes_under(self.root)
+
     def stop(self):
+        """Stop the master and every runner; processes() is empty afterwards unless a kill failed."""
         pid = self._master_pid()
         try:
             self._run('stop')
         except subprocess.TimeoutExpired:
             pass
-        if pid is None:
-            return
         # `mailman start` made the master a session leader; its runners share
-        # its process group, so the group holds exactly the processes we started.
+        # its process group. Wait for the group, and for any process of this
+        # core outside it (a runner whose master died first is reparented and
+        # would keep the REST port), then kill what is left.
         deadline = time.monotonic() + STOP_TIMEOUT
         while time.monotonic() < deadline:
-            try:
-                os.killpg(pid, 0)
-            except ProcessLookupError:
+            if not self._group_alive(pid) and not self.processes():
                 return
             time.sleep(0.2)
+        if pid is not None:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for stray in self.processes():
+            try:
+                os.kill(stray, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + 5
+        while self.processes() and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+    @staticmethod
+    def _group_alive(pid):
+        if pid is None:
+            return False
         try:
-            os.killpg(pid, signal.SIGKILL)
+            os.killpg(pid, 0)
         except ProcessLookupError:
-            pass
+            return False
+        return True
