@@ -39,6 +39,12 @@ python=${ANSIBLE_TEST_PYTHON:-3.11}
 
 log() { printf '== %s\n' "$*" >&2; }
 
+# The shellcheck sanity test needs the tool on PATH; scripts/setup.sh installs it.
+if [ "$command" = sanity ] && ! command -v shellcheck >/dev/null; then
+    echo "shellcheck is not installed: run scripts/setup.sh (or apt-get install shellcheck)" >&2
+    exit 1
+fi
+
 # 1. The ansible-core virtualenv, rebuilt only when the pin changes.
 venv=$root/.cache/ansible-core-$core
 if [ "$(cat "$venv/.pin" 2>/dev/null)" != "$pin" ]; then
