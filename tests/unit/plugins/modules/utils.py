@@ -7,12 +7,27 @@ talks to whatever real peer the test started.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 from unittest import mock
 
 import pytest
-from ansible.module_utils import _internal, basic
-from ansible.module_utils.testing import patch_module_args
+from ansible.module_utils import basic
+
+try:
+    from ansible.module_utils.testing import patch_module_args
+except ImportError:  # ansible-core < 2.19 (meta/runtime.yml supports 2.17 and 2.18)
+
+    @contextlib.contextmanager
+    def patch_module_args(args):
+        """What 2.19's patch_module_args does, the way modules read their arguments before 2.19."""
+        with mock.patch.object(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode()):
+            yield
+
+try:
+    from ansible.module_utils import _internal
+except ImportError:  # ansible-core < 2.19: no controller/target split to patch
+    _internal = None
 
 
 class AnsibleExitJson(Exception):
@@ -45,9 +60,11 @@ def run_module(module, args, check_mode=False, diff=False):
     # A module runs on the target, where no controller code is loaded. Once a
     # test has imported the controller (a filter plugin's AnsibleFilterError
     # does), warn() would go to the screen instead of the module's result.
-    with patch_module_args(args), mock.patch.multiple(
-        basic.AnsibleModule, exit_json=_exit_json, fail_json=_fail_json
-    ), mock.patch.object(_internal, "is_controller", False):
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(patch_module_args(args))
+        stack.enter_context(mock.patch.multiple(basic.AnsibleModule, exit_json=_exit_json, fail_json=_fail_json))
+        if hasattr(_internal, "is_controller"):
+            stack.enter_context(mock.patch.object(_internal, "is_controller", False))
         try:
             module.main()
         except AnsibleExitJson as e:
