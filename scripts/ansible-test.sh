@@ -68,7 +68,12 @@ dest=$root/.cache/ansible-test/ansible_collections/mailops/mailman
 files=$root/.cache/ansible-test/files
 mkdir -p "$dest"
 [ -d "$dest/.git" ] || git init -q "$dest"
-git ls-files -co --exclude-standard -z >"$files"
+# (a tracked file deleted in the working tree is listed too: leave it out)
+git ls-files -co --exclude-standard -z | python3 -c '
+import os, sys
+paths = sys.stdin.buffer.read().split(b"\0")
+sys.stdout.buffer.write(b"".join(p + b"\0" for p in paths if p and os.path.lexists(p)))
+' >"$files"
 tar --null -T "$files" -cf - | tar -C "$dest" -xf -
 python3 - "$dest" "$files" <<'PY'
 import os, sys
