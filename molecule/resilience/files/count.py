@@ -81,7 +81,7 @@ def bounces(path, expected):
 
 
 def idle(queue_dir):
-    out = subprocess.run(["postqueue", "-j"], capture_output=True, text=True).stdout
+    out = subprocess.run(["postqueue", "-j"], capture_output=True, text=True, check=False).stdout
     postfix = len([line for line in out.splitlines() if line.strip()])
     mailman = sum(len(glob.glob(os.path.join(queue_dir, q, "*"))) for q in MAILMAN_QUEUES)
     return postfix, mailman

@@ -35,7 +35,7 @@ def main():
         if copies:
             break
         time.sleep(0.05)
-    queue = subprocess.run(["postqueue", "-j"], capture_output=True, text=True).stdout
+    queue = subprocess.run(["postqueue", "-j"], capture_output=True, text=True, check=False).stdout
     in_flight = {
         "postfix_queued": len([line for line in queue.splitlines() if line.strip()]),
         "mailman_out": len(glob.glob(args.queue_dir + "/out/*")),

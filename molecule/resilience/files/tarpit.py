@@ -15,6 +15,6 @@ s.bind((host, port))
 s.listen(100)
 held = []
 while True:
-    conn, _ = s.accept()
+    conn, _peer = s.accept()
     held.append(conn)
     time.sleep(0)
