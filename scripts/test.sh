@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The test suite, as CI runs it (.ci/run): set-up, ansible-lint (production
-# profile), ruff (ruff.toml), every Molecule scenario (real containers, real
-# Postfix and Mailman, real mailboxes), and the unit tests (real LMTP peers,
-# real mailboxes, a real Mailman core from PyPI). Every step runs even when one
-# fails; the last line counts them.
+# profile), ruff (ruff.toml), the changelog and plugin docs linters,
+# ansible-test sanity, galaxy-importer, every Molecule scenario (real
+# containers, real Postfix and Mailman, real mailboxes), the installed artifact
+# deployed and verified, and the unit tests under ansible-test (real LMTP
+# peers, real mailboxes, a real Mailman core from PyPI). Every step runs even
+# when one fails; the last line counts them.
 #
 #   scripts/test.sh                                 everything
 #   MOLECULE_SCENARIOS="default" scripts/test.sh    only these scenarios
@@ -32,6 +34,12 @@ check() {
 
 check lint ansible-lint --profile production
 check ruff ruff check .
+check changelog antsibull-changelog lint
+check plugin-docs antsibull-docs lint-collection-docs --plugin-docs .
+# The full sanity set on the newest ansible-core that meta/runtime.yml admits;
+# the older ones: scripts/ansible-test.sh 2.17|2.18 sanity (results/).
+check sanity scripts/ansible-test.sh 2.19 sanity
+check importer scripts/galaxy-importer.sh
 if [ -n "${MOLECULE_SCENARIOS:-}" ]; then
     read -ra names <<<"$MOLECULE_SCENARIOS"
 else
@@ -52,7 +60,9 @@ for suite in $MAILOPS_SUITES; do
         check "molecule-default-$suite" env MAILOPS_SUITE="$suite" molecule test -s default ;;
     esac
 done
-check unit pytest tests/unit -q
+# The built artifact, installed as a user would, deployed and verified.
+check artifact scripts/artifact-test.sh
+check unit scripts/ansible-test.sh 2.19 units
 
 [ ${#failures[@]} -gt 0 ] && echo "failed: ${failures[*]}"
 echo "checks: $passed passed, $failed failed"
