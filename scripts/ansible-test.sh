@@ -59,8 +59,11 @@ if [ "$(cat "$venv/.pin" 2>/dev/null)" != "$pin" ]; then
     echo "$pin" >"$venv/.pin"
 fi
 
-# 2. The collection, as git sees it (ignored files such as .venv and .cache
-#    stay out); what left the tree leaves the copy too, except ansible-test's
+# 2. The collection as it ships: the files git sees (ignored files such as
+#    .venv and .cache stay out) minus galaxy.yml's build_ignore (Molecule,
+#    scripts, benchmarks: development tooling, linted by ruff and shellcheck in
+#    scripts/test.sh), so the ignore files in tests/sanity/ hold for the built
+#    artifact too. What left the tree leaves the copy too, except ansible-test's
 #    own output (tests/output). The copy is a git repository of its own, with
 #    nothing committed: ansible-test lists a collection's files with git, and
 #    would otherwise find this checkout's repository, where .cache is ignored.
@@ -68,11 +71,23 @@ dest=$root/.cache/ansible-test/ansible_collections/mailops/mailman
 files=$root/.cache/ansible-test/files
 mkdir -p "$dest"
 [ -d "$dest/.git" ] || git init -q "$dest"
-# (a tracked file deleted in the working tree is listed too: leave it out)
-git ls-files -co --exclude-standard -z | python3 -c '
-import os, sys
-paths = sys.stdin.buffer.read().split(b"\0")
-sys.stdout.buffer.write(b"".join(p + b"\0" for p in paths if p and os.path.lexists(p)))
+# ansible-test's own output (a units run leaves its delegation virtualenv
+# there) is not content: without this, the next sanity run lints it.
+echo "/tests/output/" >"$dest/.git/info/exclude"
+# (a tracked file deleted in the working tree is listed too: leave it out;
+# a path is build-ignored when it or a directory above it matches a pattern,
+# as ansible-galaxy collection build decides)
+git ls-files -co --exclude-standard -z | "$venv/bin/python" -c '
+import fnmatch, os, sys
+import yaml
+with open("galaxy.yml") as f:
+    patterns = yaml.safe_load(f).get("build_ignore") or []
+def shipped(path):
+    parts = path.split("/")
+    prefixes = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+    return not any(fnmatch.fnmatch(p, pat) for p in prefixes for pat in patterns)
+paths = [p.decode() for p in sys.stdin.buffer.read().split(b"\0") if p]
+sys.stdout.buffer.write(b"".join(p.encode() + b"\0" for p in paths if os.path.lexists(p) and shipped(p)))
 ' >"$files"
 tar --null -T "$files" -cf - | tar -C "$dest" -xf -
 python3 - "$dest" "$files" <<'PY'

@@ -61,7 +61,7 @@ echo "== install the artifact (offline: its dependencies must already be there)"
 
 echo "== execution environment: what ansible-builder finds for mailops.mailman"
 .venv/bin/ansible-builder introspect --sanitize "$work/collections" >"$work/ee/introspect.yml"
-python3 - "$work/ee/introspect.yml" <<'EOF'
+.venv/bin/python - "$work/ee/introspect.yml" <<'EOF'
 import sys
 
 import yaml

@@ -34,11 +34,14 @@ check() {
 
 check lint ansible-lint --profile production
 check ruff ruff check .
+# The development scripts (ansible-test's shellcheck sees only what ships).
+check shellcheck shellcheck scripts/*.sh benchmarks/*.sh
 check changelog antsibull-changelog lint
 check plugin-docs antsibull-docs lint-collection-docs --plugin-docs .
-# The full sanity set on the newest ansible-core that meta/runtime.yml admits;
-# the older ones: scripts/ansible-test.sh 2.17|2.18 sanity (results/).
-check sanity scripts/ansible-test.sh 2.19 sanity
+# The full sanity set on every ansible-core that meta/runtime.yml admits.
+check sanity-2.19 scripts/ansible-test.sh 2.19 sanity
+check sanity-2.18 scripts/ansible-test.sh 2.18 sanity
+check sanity-2.17 scripts/ansible-test.sh 2.17 sanity
 check importer scripts/galaxy-importer.sh
 if [ -n "${MOLECULE_SCENARIOS:-}" ]; then
     read -ra names <<<"$MOLECULE_SCENARIOS"
