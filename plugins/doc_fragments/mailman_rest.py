@@ -9,6 +9,12 @@ class ModuleDocFragment:
 
     # Connection options shared by every module that talks to the Mailman 3 REST API.
     DOCUMENTATION = r'''
+attributes:
+  action_group:
+    description: Use C(group/mailops.mailman.mailman_rest) in C(module_defaults) to set the connection options once.
+    support: full
+    membership:
+      - mailops.mailman.mailman_rest
 options:
   api_url:
     description:
