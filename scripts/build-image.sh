@@ -6,7 +6,7 @@
 #
 # The image has no sudo, like many fresh servers and containers: every
 # scenario proves the roles work on a host Ansible reaches as root without
-# it (the split scenario's MX installs sudo and is reached as a sudo user).
+# it (the split scenario's core installs sudo and is reached as a sudo user).
 #
 # usage: scripts/build-image.sh [bookworm|trixie]   (default bookworm)
 # The image is tagged mailops/debian-systemd:<suite>. Users with a registry skip
