@@ -440,6 +440,100 @@ def timing(members, seed):
     return result
 
 
+def duplicates():
+    """Out-queue entries that posting the same messages through each pipeline makes."""
+    import os
+
+    from mailman.core.pipelines import process
+
+    from mailops_mailman_plugin.handlers import duplicates as dup
+    config, _rest, _client = api()
+    lists = [Roster('dupes'), Roster('dupes-other')]
+    for r in lists:
+        r.subscribe(r.address('member@example.com'))
+    config.db.commit()
+    out = config.switchboards['out']
+
+    def posted(pipeline, msg, r=lists[0]):
+        before = len(out.files)
+        process(r.mlist, copy.deepcopy(msg), {}, pipeline)
+        return len(out.files) - before
+
+    first, second, no_id = (message(lists[0].mlist, 'member@example.com') for _ in range(3))
+    del no_id['Message-ID']
+    result = dict(
+        stock_same_twice=[posted('default-posting-pipeline', first) for _ in range(2)],
+        mailops_same_thrice=[posted('mailops-posting-pipeline', first) for _ in range(3)],
+        mailops_other=posted('mailops-posting-pipeline', second),
+        mailops_same_other_list=posted('mailops-posting-pipeline', first, lists[1]),
+        mailops_no_message_id=[posted('mailops-posting-pipeline', no_id) for _ in range(2)],
+    )
+    # The record aged past the window: the post is distributed again.
+    path = dup.record_path(lists[0].mlist.list_id, first['Message-ID'])
+    old = time.time() - dup.WINDOW - 60
+    os.utime(path, (old, old))
+    result['mailops_after_window'] = posted('mailops-posting-pipeline', first)
+    return result
+
+
+def runner_stops():
+    """A stop signal in the middle of a message, to the stock and the plugin's pipeline runner.
+
+    Each runner gets one queued post and a SIGTERM to itself from inside the
+    message's processing (a graceful stop arriving mid-message), then one with
+    an empty queue and a SIGTERM while it sleeps between scans.
+    """
+    import os
+    import signal
+    import threading
+
+    from mailman.runners.pipeline import PipelineRunner
+
+    from mailops_mailman_plugin.runners import MailopsPipelineRunner
+    config, _rest, _client = api()
+    r = Roster('stops')
+    r.subscribe(r.address('member@example.com'))
+    r.mlist.posting_pipeline = 'default-posting-pipeline'
+    config.db.commit()
+    queues = {name: config.switchboards[name] for name in ('pipeline', 'out', 'shunt')}
+
+    def counts():
+        return {name: len(q.files) for name, q in queues.items()}
+
+    result = {}
+    for label, base in (('stock', PipelineRunner), ('mailops', MailopsPipelineRunner)):
+        class Probe(base):
+            def _dispose(self, mlist, msg, msgdata):
+                os.kill(os.getpid(), signal.SIGTERM)
+                return super()._dispose(mlist, msg, msgdata)
+
+        before = counts()
+        queues['pipeline'].enqueue(message(r.mlist, 'member@example.com'),
+                                   dict(listid=r.mlist.list_id, to_list=True))
+        runner = Probe('pipeline')
+        runner.set_signals()
+        signal.alarm(60)  # a runner that never stops fails the run, not hangs it
+        runner.run()
+        signal.alarm(0)
+        after = counts()
+        backups = [f for f in os.listdir(queues['pipeline'].queue_directory) if f.endswith('.bak')]
+        result[label + '_mid_message'] = dict(
+            {name: after[name] - before[name] for name in after}, bak=len(backups))
+
+        idle = base('pipeline')
+        idle.set_signals()
+        idle.sleep_float = 30
+        timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM))
+        started = time.monotonic()
+        timer.start()
+        signal.alarm(60)
+        idle.run()
+        signal.alarm(0)
+        result[label + '_asleep_s'] = round(time.monotonic() - started, 2)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    return result
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('workdir')
@@ -453,6 +547,8 @@ def main(argv=None):
                   python=sys.version.split()[0], registration=registration(), cases=[])
     hand_made(report['cases'])
     randomised(report['cases'], args.seed)
+    report['duplicates'] = duplicates()
+    report['runner_stops'] = runner_stops()
     if args.timing:
         report['timing'] = timing(args.timing, args.seed)
     json.dump(report, sys.stdout, indent=1, default=sorted)

@@ -12,40 +12,10 @@ in the container).
 """
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
-
-HERE = Path(__file__).resolve().parent
-PLUGIN_PARENT = HERE.parents[2] / 'roles' / 'mailman3' / 'files'
-DRIVER = HERE / 'differential.py'
-TIMING_MEMBERS = 5000
-TIMEOUT = 300
-
-
-@pytest.fixture(scope='module')
-def report(tmp_path_factory):
-    # A report made elsewhere: Molecule's verify runs differential.py against
-    # Debian's packaged Mailman in the container and judges it with these tests.
-    given = os.environ.get('MAILOPS_PLUGIN_REPORT')
-    if given:
-        return json.loads(Path(given).read_text())
-    workdir = tmp_path_factory.mktemp('mailman-plugin')
-    # No __pycache__ in roles/: the role copies that directory to hosts.
-    env = dict(os.environ, PYTHONPATH=str(PLUGIN_PARENT), HOME=str(workdir), PYTHONDONTWRITEBYTECODE='1')
-    env.pop('MAILMAN_CONFIG_FILE', None)
-    proc = subprocess.run([sys.executable, str(DRIVER), str(workdir), '--timing', str(TIMING_MEMBERS)],
-                          env=env, check=False, capture_output=True, text=True, timeout=TIMEOUT)
-    if proc.returncode != 0:
-        log = workdir / 'var' / 'logs' / 'mailman.log'
-        pytest.fail('differential.py failed (%d):\n%s\nmailman.log:\n%s'
-                    % (proc.returncode, proc.stderr[-4000:],
-                       log.read_text()[-2000:] if log.exists() else '(none)'))
-    return json.loads(proc.stdout)
+from .conftest import PLUGIN_PARENT, TIMING_MEMBERS
 
 
 def cases(report, broken):
@@ -63,8 +33,9 @@ def test_mailman_loads_the_plugin_from_mailman_cfg(report):
     stock = registration['stock_pipeline']
     assert stock == registration['stock_default_handlers']
     assert stock.count('member-recipients') == 1
-    assert registration['plugin_pipeline'] == [
-        'mailops-member-recipients' if name == 'member-recipients' else name for name in stock]
+    assert registration['plugin_pipeline'] == ['mailops-drop-duplicate'] + [
+        'mailops-member-recipients' if name == 'member-recipients' else name for name in stock
+    ] + ['mailops-remember-post']
 
 
 def test_same_recipients_as_stock_also_after_avoid_duplicates(report):

@@ -1,8 +1,12 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""``mailops-posting-pipeline``: the installed stock posting pipeline, one handler swapped.
+"""``mailops-posting-pipeline``: the installed stock posting pipeline, with mailops' handlers.
 
 Read at import from ``PostingPipeline._default_handlers``, so it follows the
-installed version's stock pipeline, whatever a release adds or moves.
+installed version's stock pipeline, whatever a release adds or moves. Changed:
+
+- ``member-recipients`` swapped for ``mailops-member-recipients`` (one query);
+- ``mailops-drop-duplicate`` first and ``mailops-remember-post`` last: a post
+  the list already distributed is not distributed again.
 """
 
 import logging
@@ -11,6 +15,7 @@ from mailman.pipelines.base import BasePipeline
 from mailman.pipelines.builtin import PostingPipeline
 from public import public
 
+from mailops_mailman_plugin.handlers.duplicates import MailopsDropDuplicate, MailopsRememberPost
 from mailops_mailman_plugin.handlers.recipients import STOCK_HANDLER, MailopsMemberRecipients
 
 
@@ -19,21 +24,26 @@ def swapped(handlers, old=STOCK_HANDLER, new=MailopsMemberRecipients.name):
     return tuple(new if name == old else name for name in handlers), old in handlers
 
 
-_HANDLERS, _SWAPPED = swapped(PostingPipeline._default_handlers)
+def bracketed(handlers, first=MailopsDropDuplicate.name, last=MailopsRememberPost.name):
+    """``handlers`` with the duplicate check first and the record last."""
+    return (first, *handlers, last)
+
+
+_SWAPPED_HANDLERS, _SWAPPED = swapped(PostingPipeline._default_handlers)
 if not _SWAPPED:
     # A future Mailman without member-recipients: refusing to load would stop
     # Mailman and every list; the stock handlers are slow but deliver.
     logging.getLogger('mailman.plugins').warning(
-        'mailops: %s not in %s; mailops-posting-pipeline is the stock pipeline unchanged',
+        'mailops: %s not in %s; mailops-posting-pipeline keeps the stock recipients handler',
         STOCK_HANDLER, PostingPipeline.name)
 
 
 @public
 class MailopsPostingPipeline(BasePipeline):
-    """The stock posting pipeline with recipients computed in one query."""
+    """The stock posting pipeline, recipients in one query, duplicates dropped."""
 
     name = 'mailops-posting-pipeline'
     description = ('The built-in posting pipeline, with mailops-member-recipients '
-                   'in place of member-recipients.')
+                   'in place of member-recipients and posts distributed once.')
 
-    _default_handlers = _HANDLERS
+    _default_handlers = bracketed(_SWAPPED_HANDLERS)
