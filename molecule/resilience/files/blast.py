@@ -7,7 +7,8 @@ the same time. Every post has its own Message-ID <TAG-SENDER-POST@mailops.test>
 (Mailman keeps it), so count.py can check every subscriber got each exactly once.
 A post counts as sent only when the server answered 250 to its DATA; a refused
 post is reported, never retried (a retry could hide a loss or make a duplicate).
-Prints (and with --out writes) JSON: sent, refused, message_ids, seconds.
+Prints (and with --out writes) JSON: sent, refused, message_ids, seconds; the
+file also holds each post's body, which count.py checks in every copy.
 """
 import argparse
 import json
@@ -19,7 +20,12 @@ from email.message import EmailMessage
 from email.utils import formatdate
 
 
-def post_all(args, sender_index, sender, lock, sent, refused):
+def body(tag, n, sender):
+    """The text of post n of a sender: what every copy must carry intact."""
+    return "Post %d of sender %s in run %s.\n" % (n, sender, tag)
+
+
+def post_all(args, sender_index, sender, lock, sent, refused, bodies):
     conn = None
     for n in range(1, args.posts + 1):
         mid = "%s-%02d-%02d@mailops.test" % (args.tag, sender_index, n)
@@ -29,13 +35,15 @@ def post_all(args, sender_index, sender, lock, sent, refused):
         msg["Subject"] = "%s post %d of sender %d" % (args.tag, n, sender_index)
         msg["Message-ID"] = "<%s>" % mid
         msg["Date"] = formatdate(localtime=True)
-        msg.set_content("Post %d of sender %s in run %s.\n" % (n, sender, args.tag))
+        text = body(args.tag, n, sender)
+        msg.set_content(text)
         try:
             if conn is None:
                 conn = smtplib.SMTP(args.host, args.port, timeout=60)
             conn.send_message(msg, from_addr=sender, to_addrs=[args.to])
             with lock:
                 sent.append(mid)
+                bodies[mid] = text
         except (smtplib.SMTPException, OSError) as e:
             with lock:
                 refused.append({"message_id": mid, "error": str(e)})
@@ -64,11 +72,11 @@ def main():
 
     senders = [s for s in args.senders.split(",") if s]
     lock = threading.Lock()
-    sent, refused = [], []
+    sent, refused, bodies = [], [], {}
     t0 = time.time()
     with ThreadPoolExecutor(max_workers=args.threads) as pool:
         for i, s in enumerate(senders, 1):
-            pool.submit(post_all, args, i, s, lock, sent, refused)
+            pool.submit(post_all, args, i, s, lock, sent, refused, bodies)
     result = {
         "tag": args.tag,
         "senders": len(senders),
@@ -77,12 +85,13 @@ def main():
         "sent": len(sent),
         "refused": refused,
         "message_ids": sorted(sent),
+        "bodies": bodies,
         "seconds": round(time.time() - t0, 1),
     }
     if args.out:
         with open(args.out, "w") as f:
             json.dump(result, f)
-    print(json.dumps({k: v for k, v in result.items() if k != "message_ids"}))
+    print(json.dumps({k: v for k, v in result.items() if k not in ("message_ids", "bodies")}))
 
 
 if __name__ == "__main__":

@@ -9,13 +9,18 @@ is seen too. Read-only: mailboxes are only read.
 With --bounces MBOX, a post that came back to its sender in a delivery status
 notification (in that mbox) counts as bounced, with the reason, not as lost:
 a clean rejection after SMTP acceptance.
-Prints JSON: posts, subscribers, expected, delivered, lost, duplicated, bounced,
-and the first few (mailbox, message_id, copies) that are wrong.
+Every copy's text must begin with the body blast.py sent (Mailman may append
+a footer): a copy that does not counts as corrupted.
+Prints JSON: posts, subscribers, expected, delivered, lost, duplicated,
+corrupted, bounced, what is still queued, shunted or left half-done in
+Mailman's queues (.bak, .tmp, bad/), and the first few (mailbox, message_id,
+copies) that are wrong.
 """
 import argparse
 import collections
 import email.policy
 import glob
+import hashlib
 import json
 import mailbox
 import os
@@ -46,6 +51,44 @@ def scan(mailboxes, expected):
                     c[mid] += 1
         counts[mb] = c
     return counts
+
+
+def messages(path):
+    """(Message-ID, raw bytes) of each message in an mbox, from its own header."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return
+    for chunk in re.split(rb"(?m)^From ", data):
+        raw = chunk.split(b"\n", 1)[1] if b"\n" in chunk else b""
+        header = re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[0]
+        m = MID.search(header)
+        if m:
+            yield m.group(1).decode("ascii", "replace"), raw
+
+
+def corrupted(mailboxes, bodies):
+    """Copies whose text does not begin with the body that was sent."""
+    bad = []
+    for mb in mailboxes:
+        for mid, raw in messages(mb):
+            if mid not in bodies:
+                continue
+            msg = email.message_from_bytes(raw, policy=email.policy.default)
+            part = msg.get_body(("plain",))
+            # MIME's canonical line end is CRLF: a re-encoded part may keep it.
+            text = (part.get_content() if part is not None else "").replace("\r\n", "\n")
+            if not text.startswith(bodies[mid]):
+                bad.append([mb, mid, hashlib.sha256(text.encode()).hexdigest()[:12]])
+    return bad
+
+
+def leftovers(queue_dir):
+    """Half-done or failed entries in Mailman's queues."""
+    return sorted(glob.glob(os.path.join(queue_dir, "*", "*.bak"))
+                  + glob.glob(os.path.join(queue_dir, "*", "*.tmp"))
+                  + glob.glob(os.path.join(queue_dir, "bad", "*")))
 
 
 def tally(counts, expected):
@@ -98,10 +141,12 @@ def main():
     p.add_argument("--bounces", help="the senders' mbox, where bounced posts come back")
     args = p.parse_args()
 
-    expected = set()
+    expected, bodies = set(), {}
     for path in args.sent:
         with open(path) as f:
-            expected.update(json.load(f)["message_ids"])
+            sent = json.load(f)
+        expected.update(sent["message_ids"])
+        bodies.update(sent.get("bodies", {}))
     mailboxes = sorted(glob.glob(args.mailboxes))
     t0 = time.time()
     bounced = {}
@@ -126,6 +171,7 @@ def main():
     missing_mailboxes = max(0, args.subscribers - len(mailboxes))
     lost += missing_mailboxes * len(expected)
     queued = idle(args.queue_dir)
+    damaged = corrupted(mailboxes, bodies)
     print(json.dumps({
         "posts": len(expected),
         "subscribers": args.subscribers,
@@ -133,12 +179,15 @@ def main():
         "delivered": delivered,
         "lost": lost,
         "duplicated": duplicated,
+        "corrupted": len(damaged),
+        "bodies_checked": len(bodies),
         "bounced": bounced,
         "bounced_but_delivered": leaked,
         "seconds": waited,
         "still_queued": {"postfix": queued[0], "mailman": queued[1]},
         "shunted": len(glob.glob(os.path.join(args.queue_dir, "shunt", "*"))),
-        "wrong": wrong,
+        "leftovers": leftovers(args.queue_dir),
+        "wrong": wrong + damaged[:10],
     }))
 
 

@@ -43,13 +43,12 @@ def run(case):
     if not named:
         problems.append("message does not name /%s/" % case["expect"])
     if changed:
-        problems.append("CHANGED %d things on the host" % changed)
+        problems.append("CHANGED %d things on the host (%s)" % (changed, " | ".join(CHANGED_TASK.findall(out))[:200]))
     return {
         "case": case["case"],
         "kind": case["kind"],
         "handled": not problems,
-        "detail": "; ".join(problems + ["rc %d: %s" % (p.returncode, failure[:400])]
-                            + (["changed: " + " | ".join(CHANGED_TASK.findall(out))[:300]] if changed else [])),
+        "detail": "; ".join(problems + ["rc %d: %s" % (p.returncode, failure[:400])]),
     }
 
 

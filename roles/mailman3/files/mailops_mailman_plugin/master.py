@@ -17,8 +17,9 @@ The plugin's pre_hook runs in every process that initialises Mailman. In the
 master it runs before the watcher loop is built, and here installs the no-op
 SIGCHLD handler 3.3.10 installs and, where the installed loop does not restart
 crashed runners, 3.3.10's rule: a runner that ended other than on SIGTERM (a
-stop) is restarted, up to the runner's ``max_restarts``. On 3.3.10 and later
-the stock loop is kept.
+stop) is restarted, up to the runner's ``max_restarts``, unless the master
+itself was told to stop (SIGTERM, SIGINT). On 3.3.10 and later the stock loop
+is kept.
 """
 
 import inspect
@@ -57,7 +58,25 @@ def restart_crashed_runners():
 
 
 class RestartingLoop:
-    """Mixin for mailman.bin.master.Loop: 3.3.10's ``loop()``."""
+    """Mixin for mailman.bin.master.Loop: 3.3.10's ``loop()`` and stop rule.
+
+    3.3.10's SIGTERM and SIGINT handlers also turn restarts off, so that the
+    runners a stop ends are not started again; 3.3.8's do not (they had no
+    restarts to turn off), so the stop is noted here before the stock handler
+    runs.
+    """
+
+    _mailops_stopping = False
+
+    def install_signal_handlers(self):
+        super().install_signal_handlers()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            stock = signal.getsignal(signum)
+
+            def stopping(sig, frame, stock=stock):
+                self._mailops_stopping = True
+                stock(sig, frame)
+            signal.signal(signum, stopping)
 
     def loop(self):
         from mailman.config import config
@@ -82,7 +101,7 @@ class RestartingLoop:
             rname, slice_number, count, restarts = self._kids.pop(pid)
             # SIGTERM, as a signal or as the exit status runners use for a
             # requested stop: do not restart.
-            restart = self._restartable and why != signal.SIGTERM
+            restart = self._restartable and not self._mailops_stopping and why != signal.SIGTERM
             if why != signal.SIGUSR1:
                 restarts += 1
             max_restarts = int(getattr(config, 'runner.' + rname).max_restarts)

@@ -1,0 +1,160 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Strike while a broadcast is in flight, and show that the blow landed.
+
+Started just before blast.py queues its posts: it watches Mailman's queues
+and strikes when a runner holds a message. One action:
+
+restart-mailman   `systemctl restart mailman3`, as the roles' handlers do: once
+                  when the in or pipeline runner holds a message, once when
+                  the out runner does. Evidence: the runners that
+                  logged they were stopped with a message in hand. ok: each
+                  restart was back within RESTART_LIMIT seconds.
+kill-runner       SIGKILL to one runner (--runner out|pipeline) the moment its
+                  queue holds a .bak (a message in hand). Evidence: the .bak
+                  at the kill, and the master restarting the runner.
+kill-postfix      SIGKILL to every Postfix process (systemctl kill) while the
+                  out runner hands a message over, then Postfix started again.
+                  Evidence: the out runner's .bak at the kill, the local(8)
+                  deliveries cut.
+
+Prints JSON: injected (the evidence holds), evidence (one line), ok (the
+action's own check, where it has one), and
+at_least_once: how many duplicate copies the kill may cause by design (the
+recipients of the one message in the killed runner's or SMTP session's hands,
+plus Postfix's own deliveries in flight), 0 for the graceful restart.
+Bounded: every wait has a timeout.
+"""
+import argparse
+import glob
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+
+STARTED = time.time()
+RESTART_LIMIT = 30
+IN_HAND = re.compile(r"\) (\w+) runner caught SIG\w+\.  Stopping after the message in hand\.")
+RESTARTED = re.compile(r"\) (\w+) runner \(pid (\d+)\) ended with signal 9; restarting it\.")
+
+
+def log_offset(path):
+    try:
+        return os.path.getsize(path)
+    except FileNotFoundError:
+        return 0
+
+
+def log_since(path, offset):
+    with open(path, encoding="utf-8", errors="replace") as f:
+        f.seek(offset)
+        return f.read()
+
+
+def wait_for(predicate, timeout, step=0.002):
+    """Poll until predicate() is truthy; its last value (falsy on timeout)."""
+    deadline = time.time() + timeout
+    while True:
+        value = predicate()
+        if value or time.time() > deadline:
+            return value
+        time.sleep(step)
+
+
+def baks(queue_dir, queue):
+    return sorted(glob.glob(os.path.join(queue_dir, queue, "*.bak")))
+
+
+def runner_pid(name):
+    out = subprocess.run(["pgrep", "-u", "list", "-f", "--", "--runner=%s:" % name],
+                         capture_output=True, text=True, check=False).stdout.split()
+    return int(out[0]) if len(out) == 1 else None
+
+
+def port_open(port):
+    import socket
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def restart_mailman(args):
+    offset = log_offset(args.log)
+    moments, took = [], []
+    for moment, queues in (("in/pipeline runner busy", ("in", "pipeline")), ("out runner busy", ("out",))):
+        if not wait_for(lambda queues=queues: [b for q in queues for b in baks(args.queue_dir, q)], 60):
+            moments.append(moment + ": never")
+            continue
+        started = time.time()
+        subprocess.run(["systemctl", "restart", "mailman3"], check=True)
+        wait_for(lambda: port_open(8024), 90, step=0.2)
+        moments.append("%s (back in %.1fs)" % (moment, time.time() - started))
+        took.append(time.time() - started)
+    caught = IN_HAND.findall(log_since(args.log, offset))
+    return {"injected": bool(caught), "at_least_once": 0,
+            # A stop that waits for systemd's timeout (90s) is a hang, not a finish.
+            "ok": bool(took) and max(took) < RESTART_LIMIT,
+            "evidence": "restarted %s; runners stopped with a message in hand: %s"
+                        % (" and ".join(moments), ", ".join(caught) or "none")}
+
+
+def kill_runner(args):
+    offset = log_offset(args.log)
+    pid = runner_pid(args.runner)
+    held = wait_for(lambda: baks(args.queue_dir, args.runner), 60)
+    if not held or pid is None:
+        return {"injected": False, "at_least_once": 0,
+                "evidence": "%s runner pid %s never had a message in hand" % (args.runner, pid)}
+    os.kill(pid, signal.SIGKILL)
+    left = [os.path.basename(p) for p in held if os.path.exists(p)]
+    restarted = wait_for(lambda: [m for m in RESTARTED.findall(log_since(args.log, offset))
+                                  if m == (args.runner, str(pid))], 30, step=0.2)
+    new_pid = wait_for(lambda: runner_pid(args.runner), 30, step=0.2)
+    return {"injected": bool(left) and bool(restarted),
+            "at_least_once": args.subscribers,
+            "evidence": "SIGKILL to the %s runner (pid %d) holding %s; %s"
+                        % (args.runner, pid, ", ".join(left) or "nothing (finished first)",
+                           "master restarted it as pid %s" % new_pid if restarted
+                           else "the master did not restart it")}
+
+
+def kill_postfix(args):
+    # Not before the blast has all its posts accepted: it talks to Postfix too.
+    if args.after:
+        wait_for(lambda: os.path.exists(args.after) and os.path.getmtime(args.after) >= STARTED, 60, step=0.01)
+    held = wait_for(lambda: baks(args.queue_dir, "out"), 60)
+    local = subprocess.run(["pgrep", "-f", "^local -t unix"], capture_output=True, text=True,
+                           check=False).stdout.split()
+    smtpd = subprocess.run(["pgrep", "-f", "^smtpd -n smtp"], capture_output=True, text=True,
+                           check=False).stdout.split()
+    subprocess.run(["systemctl", "kill", "--signal=SIGKILL", "postfix@-.service"], check=True)
+    in_hand = [os.path.basename(p) for p in held if os.path.exists(p)]
+    time.sleep(1)
+    subprocess.run(["systemctl", "restart", "postfix@-.service"], check=True)
+    wait_for(lambda: port_open(25), 60, step=0.2)
+    return {"injected": bool(in_hand) and bool(smtpd),
+            "at_least_once": args.subscribers + len(local),
+            "evidence": "SIGKILL to Postfix while the out runner held %s, with %d smtpd and %d local "
+                        "deliveries running" % (", ".join(in_hand) or "nothing", len(smtpd), len(local))}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("action", choices=["restart-mailman", "kill-runner", "kill-postfix"])
+    p.add_argument("--runner", choices=["out", "pipeline"], default="out")
+    p.add_argument("--subscribers", type=int, required=True)
+    p.add_argument("--queue-dir", default="/var/lib/mailman3/queue")
+    p.add_argument("--log", default="/var/log/mailman3/mailman.log")
+    p.add_argument("--after", help="kill-postfix: wait until the blast writes this file")
+    args = p.parse_args()
+    action = {"restart-mailman": restart_mailman, "kill-runner": kill_runner,
+              "kill-postfix": kill_postfix}[args.action]
+    print(json.dumps(action(args)))
+
+
+if __name__ == "__main__":
+    main()
