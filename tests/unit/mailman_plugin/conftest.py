@@ -44,5 +44,3 @@ def report(tmp_path_factory):
                     % (proc.returncode, proc.stderr[-4000:],
                        log.read_text()[-2000:] if log.exists() else '(none)'))
     return json.loads(proc.stdout)
-
-

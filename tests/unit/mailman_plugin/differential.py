@@ -459,14 +459,14 @@ def duplicates():
         process(r.mlist, copy.deepcopy(msg), {}, pipeline)
         return len(out.files) - before
 
-    first, second, no_id = (message(lists[0].mlist, 'member@example.com') for _ in range(3))
+    first, second, no_id = (message(lists[0].mlist, 'member@example.com') for _n in range(3))
     del no_id['Message-ID']
     result = dict(
-        stock_same_twice=[posted('default-posting-pipeline', first) for _ in range(2)],
-        mailops_same_thrice=[posted('mailops-posting-pipeline', first) for _ in range(3)],
+        stock_same_twice=[posted('default-posting-pipeline', first) for _n in range(2)],
+        mailops_same_thrice=[posted('mailops-posting-pipeline', first) for _n in range(3)],
         mailops_other=posted('mailops-posting-pipeline', second),
         mailops_same_other_list=posted('mailops-posting-pipeline', first, lists[1]),
-        mailops_no_message_id=[posted('mailops-posting-pipeline', no_id) for _ in range(2)],
+        mailops_no_message_id=[posted('mailops-posting-pipeline', no_id) for _n in range(2)],
     )
     # The record aged past the window: the post is distributed again.
     path = dup.record_path(lists[0].mlist.list_id, first['Message-ID'])
