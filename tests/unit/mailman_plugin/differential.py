@@ -468,6 +468,15 @@ def duplicates():
         mailops_same_other_list=posted('mailops-posting-pipeline', first, lists[1]),
         mailops_no_message_id=[posted('mailops-posting-pipeline', no_id) for _n in range(2)],
     )
+    # A record that cannot be written (its directory is a file: fails even
+    # for root): the post is still distributed, not shunted.
+    broken = Roster('dupes-broken')
+    broken.subscribe(broken.address('member@example.com'))
+    config.db.commit()
+    os.makedirs(os.path.dirname(dup.record_dir(broken.mlist.list_id)), exist_ok=True)
+    with open(dup.record_dir(broken.mlist.list_id), 'w', encoding='ascii'):
+        pass
+    result['mailops_unwritable_record'] = [posted('mailops-posting-pipeline', first, broken) for _n in range(2)]
     # The record aged past the window: the post is distributed again.
     path = dup.record_path(lists[0].mlist.list_id, first['Message-ID'])
     old = time.time() - dup.WINDOW - 60

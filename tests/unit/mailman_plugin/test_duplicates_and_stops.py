@@ -25,6 +25,11 @@ def test_a_post_without_message_id_is_never_dropped(report):
     assert report['duplicates']['mailops_no_message_id'] == [1, 1]
 
 
+def test_a_record_that_cannot_be_written_does_not_stop_the_post(report):
+    # Fails open: distributed each time (no protection), never an exception.
+    assert report['duplicates']['mailops_unwritable_record'] == [1, 1]
+
+
 def test_the_record_expires(report):
     assert report['duplicates']['mailops_after_window'] == 1
 

@@ -23,10 +23,13 @@ middle of a broadcast re-sends the message to the recipients of that message
 
 The record is a file per list and Message-ID under Mailman's var directory,
 written by the ``list`` user that runs Mailman; records older than the window
-are pruned at most once an hour per list.
+are pruned at most once an hour per list. Both handlers fail open: a record
+that cannot be read or written (disk full, permissions) is logged in
+mailman.error and the post goes on, without the protection.
 """
 
 import hashlib
+import logging
 import os
 import time
 
@@ -41,6 +44,8 @@ from zope.interface import implementer
 WINDOW = 7 * 24 * 3600
 PRUNE_EVERY = 3600
 PRUNE_MARK = '.pruned'
+
+elog = logging.getLogger('mailman.error')
 
 
 def record_dir(list_id):
@@ -108,7 +113,12 @@ class MailopsDropDuplicate:
         message_id = msg.get('message-id')
         if not message_id:
             return
-        when = seen_at(mlist.list_id, str(message_id))
+        try:
+            when = seen_at(mlist.list_id, str(message_id))
+        except OSError as error:
+            # Fail open: an unreadable record must not stop (or shunt) the post.
+            elog.error('mailops: cannot read the record of %s on %s: %s', message_id, mlist.list_id, error)
+            return
         if when is not None:
             raise DiscardMessage('duplicate of the post distributed at {}'.format(
                 time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(when))))
@@ -124,5 +134,11 @@ class MailopsRememberPost:
 
     def process(self, mlist, msg, msgdata):
         message_id = msg.get('message-id')
-        if message_id:
+        if not message_id:
+            return
+        try:
             remember(mlist.list_id, str(message_id))
+        except OSError as error:
+            # The post is already queued for delivery: a failed record (disk
+            # full, permissions) must not shunt it, only lose the protection.
+            elog.error('mailops: cannot record %s on %s: %s', message_id, mlist.list_id, error)
