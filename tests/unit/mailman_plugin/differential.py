@@ -461,11 +461,15 @@ def duplicates():
 
     first, second, no_id = (message(lists[0].mlist, 'member@example.com') for _n in range(3))
     del no_id['Message-ID']
+    # A different post that reuses first's Message-ID (a script, a resend).
+    reused = copy.deepcopy(first)
+    reused.set_payload('another body\n')
     result = dict(
         stock_same_twice=[posted('default-posting-pipeline', first) for _n in range(2)],
         mailops_same_thrice=[posted('mailops-posting-pipeline', first) for _n in range(3)],
         mailops_other=posted('mailops-posting-pipeline', second),
         mailops_same_other_list=posted('mailops-posting-pipeline', first, lists[1]),
+        mailops_same_id_other_body=posted('mailops-posting-pipeline', reused),
         mailops_no_message_id=[posted('mailops-posting-pipeline', no_id) for _n in range(2)],
     )
     # A record that cannot be written (its directory is a file: fails even
@@ -478,7 +482,7 @@ def duplicates():
         pass
     result['mailops_unwritable_record'] = [posted('mailops-posting-pipeline', first, broken) for _n in range(2)]
     # The record aged past the window: the post is distributed again.
-    path = dup.record_path(lists[0].mlist.list_id, first['Message-ID'])
+    path = dup.record_path(lists[0].mlist.list_id, dup.post_key(first))
     old = time.time() - dup.WINDOW - 60
     os.utime(path, (old, old))
     result['mailops_after_window'] = posted('mailops-posting-pipeline', first)

@@ -19,6 +19,8 @@ def test_the_plugin_pipeline_distributes_a_post_once(report):
     assert dupes['mailops_same_thrice'] == [1, 0, 0]
     assert dupes['mailops_other'] == 1
     assert dupes['mailops_same_other_list'] == 1
+    # Identity is Message-ID and body: a different post reusing the ID goes out.
+    assert dupes['mailops_same_id_other_body'] == 1
 
 
 def test_a_post_without_message_id_is_never_dropped(report):

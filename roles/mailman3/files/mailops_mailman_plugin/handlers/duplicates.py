@@ -9,6 +9,9 @@ distributed. A post comes back when:
 - a runner on the way in was killed after it passed the message on and before
   it removed its own queue file, which Mailman restores on start.
 
+A post is identified by its Message-ID and its body as received (post_key):
+a different post that reuses a Message-ID is distributed.
+
 Each copy would go to the whole list. The two handlers bracket the posting
 pipeline: the first drops a post whose Message-ID this list has distributed
 within ``WINDOW``; the last, after ``to-outgoing`` queued it for delivery,
@@ -46,6 +49,26 @@ PRUNE_EVERY = 3600
 PRUNE_MARK = '.pruned'
 
 elog = logging.getLogger('mailman.error')
+
+
+def post_key(msg):
+    """The post's identity: its Message-ID and its body as received, or None.
+
+    Taken by the first handler, before anything rewrites the message (an
+    anonymous list's cleanse and DMARC wrapping replace the Message-ID), and
+    carried to the last in msgdata. The body is part of it so that a different
+    post reusing a Message-ID is not dropped; a copy delivered again is
+    byte for byte the same.
+    """
+    message_id = msg.get('message-id')
+    if not message_id:
+        return None
+    try:
+        raw = msg.as_bytes()
+        body = raw.split(b'\n\n', 1)[1] if b'\n\n' in raw else b''
+    except Exception:  # a message the library cannot serialise: the ID alone
+        body = b''
+    return '%s\n%s' % (str(message_id).strip(), hashlib.sha256(body).hexdigest())
 
 
 def record_dir(list_id):
@@ -110,14 +133,14 @@ class MailopsDropDuplicate:
     description = 'Drop a post whose Message-ID the list distributed within the last 7 days.'
 
     def process(self, mlist, msg, msgdata):
-        message_id = msg.get('message-id')
-        if not message_id:
+        key = msgdata['mailops_post_key'] = post_key(msg)
+        if key is None:
             return
         try:
-            when = seen_at(mlist.list_id, str(message_id))
+            when = seen_at(mlist.list_id, key)
         except OSError as error:
             # Fail open: an unreadable record must not stop (or shunt) the post.
-            elog.error('mailops: cannot read the record of %s on %s: %s', message_id, mlist.list_id, error)
+            elog.error('mailops: cannot read the record of %s on %s: %s', key.split()[0], mlist.list_id, error)
             return
         if when is not None:
             raise DiscardMessage('duplicate of the post distributed at {}'.format(
@@ -133,12 +156,12 @@ class MailopsRememberPost:
     description = 'Remember the Message-ID of a post queued for delivery.'
 
     def process(self, mlist, msg, msgdata):
-        message_id = msg.get('message-id')
-        if not message_id:
+        key = msgdata.get('mailops_post_key')
+        if not key:
             return
         try:
-            remember(mlist.list_id, str(message_id))
+            remember(mlist.list_id, key)
         except OSError as error:
             # The post is already queued for delivery: a failed record (disk
             # full, permissions) must not shunt it, only lose the protection.
-            elog.error('mailops: cannot record %s on %s: %s', message_id, mlist.list_id, error)
+            elog.error('mailops: cannot record %s on %s: %s', key.split()[0], mlist.list_id, error)
