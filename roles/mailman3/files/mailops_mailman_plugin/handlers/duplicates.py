@@ -76,26 +76,26 @@ def record_dir(list_id):
     return os.path.join(config.VAR_DIR, 'mailops', 'seen-posts', list_id)
 
 
-def record_path(list_id, message_id):
-    """The record of one Message-ID on one list."""
-    digest = hashlib.sha256(message_id.strip().encode('utf-8', 'surrogateescape')).hexdigest()
+def record_path(list_id, key):
+    """The record of one post (its post_key) on one list."""
+    digest = hashlib.sha256(key.encode('utf-8', 'surrogateescape')).hexdigest()
     return os.path.join(record_dir(list_id), digest)
 
 
-def seen_at(list_id, message_id, now=None):
+def seen_at(list_id, key, now=None):
     """When this list distributed the post, if within the window, else None."""
     try:
-        when = os.stat(record_path(list_id, message_id)).st_mtime
+        when = os.stat(record_path(list_id, key)).st_mtime
     except FileNotFoundError:
         return None
     now = time.time() if now is None else now
     return when if now - when < WINDOW else None
 
 
-def remember(list_id, message_id, now=None):
+def remember(list_id, key, now=None):
     """Record that this list distributed the post."""
     now = time.time() if now is None else now
-    path = record_path(list_id, message_id)
+    path = record_path(list_id, key)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, 'w', encoding='ascii'):
         pass
