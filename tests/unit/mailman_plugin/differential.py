@@ -489,6 +489,78 @@ def duplicates():
     return result
 
 
+def loops():
+    """A post that came back to its own list, and automatic replies, through each pipeline.
+
+    The post comes back as Mailman sent it (taken from the out queue), with a
+    new Message-ID so that only the loop check, not the duplicate check, can
+    stop it.
+    """
+    from mailman.core.pipelines import process
+    config, _rest, _client = api()
+    r = Roster('loopy')
+    r.subscribe(r.address('member@example.com'))
+    config.db.commit()
+    out = config.switchboards['out']
+
+    def posted(pipeline, msg):
+        before = set(out.files)
+        process(r.mlist, copy.deepcopy(msg), {}, pipeline)
+        return [f for f in out.files if f not in before]
+
+    queued = posted('default-posting-pipeline', message(r.mlist, 'member@example.com'))
+    sent, _data = out.dequeue(queued[0])
+    out.finish(queued[0])
+    came_back = copy.deepcopy(sent)
+    came_back.replace_header('Message-ID', '<%d@differential>' % random.getrandbits(64))
+    replied, generated = (message(r.mlist, 'member@example.com') for _n in range(2))
+    replied['Auto-Submitted'] = 'auto-replied'
+    generated['Auto-Submitted'] = 'auto-generated'
+    return dict(
+        list_post_written=str(sent['List-Post']),
+        stock_loop_rule_matches_own_copy=config.rules['loop'].check(r.mlist, came_back, {}),
+        stock_came_back=len(posted('default-posting-pipeline', came_back)),
+        mailops_came_back=len(posted('mailops-posting-pipeline', came_back)),
+        mailops_auto_replied=len(posted('mailops-posting-pipeline', replied)),
+        mailops_auto_generated=len(posted('mailops-posting-pipeline', generated)),
+    )
+
+
+def command_bomb():
+    """15 join messages from one sender to one list, through the stock and the plugin's command runner.
+
+    Counts what each runner queued for sending (confirmations and results),
+    for the sender and, as a control, for one join from another sender after
+    the bomb. Mailman's max_autoresponses_per_day is 10 (schema.cfg).
+    """
+    from mailman.interfaces.mailinglist import SubscriptionPolicy
+    from mailman.runners.command import CommandRunner
+
+    from mailops_mailman_plugin.runners import MailopsCommandRunner
+    config, _rest, _client = api()
+    virgin, command = config.switchboards['virgin'], config.switchboards['command']
+    result = {'limit': int(config.mta.max_autoresponses_per_day)}
+    for label, base in (('stock', CommandRunner), ('mailops', MailopsCommandRunner)):
+        r = Roster('bomb-' + label)
+        r.mlist.subscription_policy = SubscriptionPolicy.confirm
+        config.db.commit()
+
+        def answers(sender, count, r=r, base=base):
+            before = len(virgin.files)
+            for _n in range(count):
+                command.enqueue(message(r.mlist, sender, to=r.mlist.join_address),
+                                dict(listid=r.mlist.list_id, subaddress='join'))
+            base('command')._one_iteration()
+            return len(virgin.files) - before
+
+        r.subscribe(r.address('owner@example.com'), role='owner')
+        config.db.commit()
+        result[label + '_victim'] = answers('victim@example.com', 15)
+        result[label + '_other_sender'] = answers('someone-else@example.com', 1)
+        result[label + '_owner'] = answers('owner@example.com', 12)
+    return result
+
+
 def runner_stops():
     """A stop signal in the middle of a message, to the stock and the plugin's pipeline runner.
 
@@ -547,6 +619,66 @@ def runner_stops():
     return result
 
 
+def database_outage():
+    """A database failure in the middle of a post, in the stock and the plugin's pipeline runner.
+
+    The runner's first attempt at the post (on mailops-posting-pipeline)
+    adds the list's List-Id, as the pipeline does, then raises the
+    OperationalError SQLAlchemy raises when PostgreSQL cuts the connection
+    (injected: the database itself is cut in the resilience scenario, with
+    real PostgreSQL); later attempts run normally. The retry must see the
+    post as it was, not take its own List-Id for a loop. A SIGTERM 4 s later ends the runner.
+    """
+    import os
+    import signal
+    import threading
+
+    from mailman.runners.pipeline import PipelineRunner
+    from sqlalchemy.exc import OperationalError
+
+    from mailops_mailman_plugin.runners import MailopsPipelineRunner
+    config, _rest, _client = api()
+    r = Roster('outage')
+    r.subscribe(r.address('member@example.com'))
+    r.mlist.posting_pipeline = 'mailops-posting-pipeline'
+    config.db.commit()
+    queues = {name: config.switchboards[name] for name in ('pipeline', 'out', 'shunt')}
+
+    def counts():
+        return {name: len(q.files) for name, q in queues.items()}
+
+    result = {}
+    for label, base in (('stock', PipelineRunner), ('mailops', MailopsPipelineRunner)):
+        class Probe(base):
+            attempts = []
+
+            def _dispose(self, mlist, msg, msgdata):
+                self.attempts.append(time.monotonic())
+                if len(self.attempts) == 1:
+                    # As rfc-2369 does before its archiver query fails.
+                    msg['List-Id'] = '<%s>' % mlist.list_id
+                    raise OperationalError('SELECT 1', {}, Exception('server closed the connection unexpectedly'))
+                return super()._dispose(mlist, msg, msgdata)
+
+        before = counts()
+        queues['pipeline'].enqueue(message(r.mlist, 'member@example.com'),
+                                   dict(listid=r.mlist.list_id, to_list=True))
+        runner = Probe('pipeline')
+        runner.set_signals()
+        runner.sleep_float = 0.1
+        timer = threading.Timer(4, os.kill, (os.getpid(), signal.SIGTERM))
+        timer.start()
+        signal.alarm(60)
+        runner.run()
+        signal.alarm(0)
+        after = counts()
+        attempts = Probe.attempts
+        result[label] = dict({name: after[name] - before[name] for name in after}, attempts=len(attempts),
+                             retry_after_s=round(attempts[1] - attempts[0], 1) if len(attempts) > 1 else None)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    return result
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('workdir')
@@ -562,6 +694,9 @@ def main(argv=None):
     randomised(report['cases'], args.seed)
     report['duplicates'] = duplicates()
     report['runner_stops'] = runner_stops()
+    report['database_outage'] = database_outage()
+    report['loops'] = loops()
+    report['command_bomb'] = command_bomb()
     if args.timing:
         report['timing'] = timing(args.timing, args.seed)
     json.dump(report, sys.stdout, indent=1, default=sorted)

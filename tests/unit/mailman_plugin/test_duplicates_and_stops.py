@@ -1,10 +1,12 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""A post is distributed once, and a stop signal does not cut a message in half.
+"""A post is distributed once and loops stop; a stop or a database outage does not cut a message in half.
 
 Judged on differential.py's report (conftest.py): the same posts through
 Mailman's own pipeline processor, stock and mailops', counting the out-queue
 entries each makes; and Mailman's stock pipeline runner against the plugin's,
-each sent SIGTERM while it has a message in hand and while it sleeps.
+each sent SIGTERM while it has a message in hand and while it sleeps, and
+each given a database failure in the middle of a post; a post that came back
+to its own list, automatic replies, and a bomb of forged join messages.
 """
 from __future__ import annotations
 
@@ -51,3 +53,42 @@ def test_plugin_runner_still_stops_at_once_while_asleep(report):
     # Asleep for 30 s between scans, signalled after 0.5 s.
     assert report['runner_stops']['mailops_asleep_s'] < 5
     assert report['runner_stops']['stock_asleep_s'] < 5
+
+
+def test_stock_runner_shunts_a_post_when_the_database_is_away(report):
+    # What the plugin's runners remove: the post waits in shunt for an operator.
+    outage = report['database_outage']['stock']
+    assert outage['shunt'] == 1 and outage['out'] == 0 and outage['attempts'] == 1, outage
+
+
+def test_plugin_runner_puts_the_post_back_and_retries_after_a_pause(report):
+    outage = report['database_outage']['mailops']
+    assert outage['shunt'] == 0 and outage['pipeline'] == 0 and outage['out'] == 1, outage
+    assert outage['attempts'] == 2 and outage['retry_after_s'] >= 1, outage
+
+
+def test_stock_loop_rule_misses_the_lists_own_copy(report):
+    # Mailman writes List-Post as <mailto:...>; its loop rule looks for the bare address.
+    loops = report['loops']
+    assert loops['list_post_written'].startswith('<mailto:'), loops
+    assert loops['stock_loop_rule_matches_own_copy'] is False and loops['stock_came_back'] == 1, loops
+
+
+def test_the_plugin_pipeline_drops_a_post_that_came_back_and_auto_replies(report):
+    loops = report['loops']
+    assert loops['mailops_came_back'] == 0 and loops['mailops_auto_replied'] == 0, loops
+    # Other automatic mail (a monitoring report) is a post like any other.
+    assert loops['mailops_auto_generated'] == 1, loops
+
+
+def test_stock_command_runner_answers_every_forged_join(report):
+    bomb = report['command_bomb']
+    assert bomb['stock_victim'] == 15, bomb
+
+
+def test_plugin_command_runner_answers_a_sender_at_most_the_daily_limit(report):
+    bomb = report['command_bomb']
+    assert bomb['mailops_victim'] == bomb['limit'] == 10, bomb
+    # Another sender on the same list is still answered, and an owner is not counted.
+    assert bomb['mailops_other_sender'] == 1, bomb
+    assert bomb['mailops_owner'] == bomb['stock_owner'] == 12, bomb

@@ -33,7 +33,7 @@ def test_mailman_loads_the_plugin_from_mailman_cfg(report):
     stock = registration['stock_pipeline']
     assert stock == registration['stock_default_handlers']
     assert stock.count('member-recipients') == 1
-    assert registration['plugin_pipeline'] == ['mailops-drop-duplicate'] + [
+    assert registration['plugin_pipeline'] == ['mailops-drop-loop', 'mailops-drop-duplicate'] + [
         'mailops-member-recipients' if name == 'member-recipients' else name for name in stock
     ] + ['mailops-remember-post']
 

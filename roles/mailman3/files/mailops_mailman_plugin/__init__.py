@@ -12,8 +12,11 @@
   version's stock posting pipeline with those handlers in (handler names are
   unique, so a stock one cannot be replaced in place). A list opts in through
   its ``posting_pipeline`` setting.
-- ``runners.py``: the stock queue runners, finishing the message in hand when
-  told to stop (selected per runner in mailman.cfg).
+- ``runners.py``: the stock runners, the queue runners finishing the message
+  in hand when told to stop (selected per runner in mailman.cfg).
+- ``database.py``: a database outage is waited out: queue runners put the
+  message back and retry instead of shunting it, the LMTP runner answers
+  451 instead of 500.
 - ``master.py``: on 3.3.8 the master restarts a runner that died, as on
   3.3.10 (the plugin's pre_hook).
 
@@ -29,7 +32,8 @@ subpackages of every ``[plugin.*]`` section, enabled or not (3.3.8 and
 3.3.10): removing the section, not ``enabled: no``, is what takes the pipeline
 away, and it must only happen after no list names the pipeline any more.
 
-The package imports nothing outside Mailman and the standard library, so it
+The package imports nothing outside Mailman, what Mailman itself imports
+(SQLAlchemy, public, zope.interface) and the standard library, so it
 runs on whatever Mailman and SQLAlchemy the host has (Debian 12: 3.3.8 with
 SQLAlchemy 1.4; Debian 13: 3.3.10 with SQLAlchemy 2.0).
 """

@@ -112,5 +112,11 @@ class RestartingLoop:
             if restart:
                 log.info('%s runner (pid %d) ended with %s %s; restarting it.', rname, pid, how, why)
                 spec = f'{rname}:{slice_number:d}:{count:d}'
-                self._kids.add(self._start_runner(spec), (rname, slice_number, count, restarts))
+                new_pid = self._start_runner(spec)
+                self._kids.add(new_pid, (rname, slice_number, count, restarts))
+                # A stop that came after the decision above signalled the
+                # runners it knew, not this one: stop it too, or the master
+                # waits for it until systemd's timeout kills everything.
+                if self._mailops_stopping:
+                    os.kill(new_pid, signal.SIGTERM)
         log.info('Master stopped')

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Mailman's queue runners, stopping only between messages.
+"""Mailman's runners, stopping only between messages and waiting out database outages.
 
 Stock runners handle SIGTERM, SIGINT and SIGUSR1 (``mailman stop``, the
 master passing on systemd's stop, ``mailman restart``) by raising
@@ -20,9 +20,14 @@ for the retry runner). systemd's stop timeout still bounds the wait: a runner
 that does not finish in time is killed, and Mailman's at-least-once recovery
 takes over.
 
+The queue runners also wait out a database outage instead of shunting the
+message in hand, and the LMTP runner answers an unexpected error with a
+temporary failure instead of a bounce (database.py); the command runner
+answers a sender at most max_autoresponses_per_day times a day per list
+(commands.py).
+
 Selected per runner in mailman.cfg (``[runner.out] class: ...``) by the
-mailman3 role while the plugin is on. The lmtp and rest runners have their
-own loops and are left stock.
+mailman3 role while the plugin is on. The rest runner is left stock.
 """
 
 import logging
@@ -33,11 +38,15 @@ from mailman.runners.bounce import BounceRunner
 from mailman.runners.command import CommandRunner
 from mailman.runners.digest import DigestRunner
 from mailman.runners.incoming import IncomingRunner
+from mailman.runners.lmtp import LMTPRunner
 from mailman.runners.outgoing import OutgoingRunner
 from mailman.runners.pipeline import PipelineRunner
 from mailman.runners.retry import RetryRunner
 from mailman.runners.virgin import VirginRunner
 from public import public
+
+from mailops_mailman_plugin.commands import LimitCommands
+from mailops_mailman_plugin.database import WaitOutDatabase, answer_temporary_failure, temporary_failure_in_data
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)
 
@@ -80,45 +89,58 @@ class FinishInHand:
 
 # Named in mailman.cfg by the mailman3 role (vars/main.yml, __mailman3_plugin_runners).
 @public
-class MailopsArchiveRunner(FinishInHand, ArchiveRunner):
-    """The stock ``archive`` runner, stopping between messages."""
+class MailopsArchiveRunner(FinishInHand, WaitOutDatabase, ArchiveRunner):
+    """The stock ``archive`` runner, stopping between messages, waiting out database outages."""
 
 
 @public
-class MailopsBounceRunner(FinishInHand, BounceRunner):
-    """The stock ``bounces`` runner, stopping between messages."""
+class MailopsBounceRunner(FinishInHand, WaitOutDatabase, BounceRunner):
+    """The stock ``bounces`` runner, stopping between messages, waiting out database outages."""
 
 
 @public
-class MailopsCommandRunner(FinishInHand, CommandRunner):
-    """The stock ``command`` runner, stopping between messages."""
+class MailopsCommandRunner(FinishInHand, WaitOutDatabase, LimitCommands, CommandRunner):
+    """The stock ``command`` runner, stopping between messages, waiting out database outages,
+    answering at most max_autoresponses_per_day commands per sender and list a day (commands.py)."""
 
 
 @public
-class MailopsDigestRunner(FinishInHand, DigestRunner):
-    """The stock ``digest`` runner, stopping between messages."""
+class MailopsDigestRunner(FinishInHand, WaitOutDatabase, DigestRunner):
+    """The stock ``digest`` runner, stopping between messages, waiting out database outages."""
 
 
 @public
-class MailopsIncomingRunner(FinishInHand, IncomingRunner):
-    """The stock ``in`` runner, stopping between messages."""
+class MailopsIncomingRunner(FinishInHand, WaitOutDatabase, IncomingRunner):
+    """The stock ``in`` runner, stopping between messages, waiting out database outages."""
 
 
 @public
-class MailopsOutgoingRunner(FinishInHand, OutgoingRunner):
-    """The stock ``out`` runner, stopping between messages."""
+class MailopsOutgoingRunner(FinishInHand, WaitOutDatabase, OutgoingRunner):
+    """The stock ``out`` runner, stopping between messages, waiting out database outages."""
 
 
 @public
-class MailopsPipelineRunner(FinishInHand, PipelineRunner):
-    """The stock ``pipeline`` runner, stopping between messages."""
+class MailopsPipelineRunner(FinishInHand, WaitOutDatabase, PipelineRunner):
+    """The stock ``pipeline`` runner, stopping between messages, waiting out database outages."""
 
 
 @public
-class MailopsRetryRunner(FinishInHand, RetryRunner):
-    """The stock ``retry`` runner, stopping between messages."""
+class MailopsRetryRunner(FinishInHand, WaitOutDatabase, RetryRunner):
+    """The stock ``retry`` runner, stopping between messages, waiting out database outages."""
 
 
 @public
-class MailopsVirginRunner(FinishInHand, VirginRunner):
-    """The stock ``virgin`` runner, stopping between messages."""
+class MailopsVirginRunner(FinishInHand, WaitOutDatabase, VirginRunner):
+    """The stock ``virgin`` runner, stopping between messages, waiting out database outages."""
+
+
+@public
+class MailopsLMTPRunner(LMTPRunner):
+    """The stock ``lmtp`` runner, answering an unexpected error with 451, not 500."""
+
+    def __init__(self, name, slice=None):  # pylint: disable=redefined-builtin
+        super().__init__(name, slice)
+        # aiosmtpd asks the handler's handle_exception for the reply, if it has one.
+        handler = self.lmtp.handler
+        handler.handle_exception = answer_temporary_failure
+        handler.handle_DATA = temporary_failure_in_data(handler.handle_DATA)

@@ -5,8 +5,10 @@ Read at import from ``PostingPipeline._default_handlers``, so it follows the
 installed version's stock pipeline, whatever a release adds or moves. Changed:
 
 - ``member-recipients`` swapped for ``mailops-member-recipients`` (one query);
-- ``mailops-drop-duplicate`` first and ``mailops-remember-post`` last: a post
-  the list already distributed is not distributed again.
+- ``mailops-drop-loop`` and ``mailops-drop-duplicate`` first and
+  ``mailops-remember-post`` last: a post that came back to its list, an
+  automatic reply, or a post the list already distributed is not
+  distributed (again).
 """
 
 import logging
@@ -16,6 +18,7 @@ from mailman.pipelines.builtin import PostingPipeline
 from public import public
 
 from mailops_mailman_plugin.handlers.duplicates import MailopsDropDuplicate, MailopsRememberPost
+from mailops_mailman_plugin.handlers.loops import MailopsDropLoop
 from mailops_mailman_plugin.handlers.recipients import STOCK_HANDLER, MailopsMemberRecipients
 
 
@@ -24,9 +27,9 @@ def swapped(handlers, old=STOCK_HANDLER, new=MailopsMemberRecipients.name):
     return tuple(new if name == old else name for name in handlers), old in handlers
 
 
-def bracketed(handlers, first=MailopsDropDuplicate.name, last=MailopsRememberPost.name):
-    """``handlers`` with the duplicate check first and the record last."""
-    return (first, *handlers, last)
+def bracketed(handlers, first=(MailopsDropLoop.name, MailopsDropDuplicate.name), last=MailopsRememberPost.name):
+    """``handlers`` with the loop and duplicate checks first and the record last."""
+    return (*first, *handlers, last)
 
 
 _SWAPPED_HANDLERS, _SWAPPED = swapped(PostingPipeline._default_handlers)
@@ -40,10 +43,10 @@ if not _SWAPPED:
 
 @public
 class MailopsPostingPipeline(BasePipeline):
-    """The stock posting pipeline, recipients in one query, duplicates dropped."""
+    """The stock posting pipeline, recipients in one query, loops and duplicates dropped."""
 
     name = 'mailops-posting-pipeline'
     description = ('The built-in posting pipeline, with mailops-member-recipients '
-                   'in place of member-recipients and posts distributed once.')
+                   'in place of member-recipients, loops dropped and posts distributed once.')
 
     _default_handlers = bracketed(_SWAPPED_HANDLERS)

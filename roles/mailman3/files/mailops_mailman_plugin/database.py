@@ -1,0 +1,134 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""A database outage is waited out, not turned into shunted or bounced mail.
+
+When Mailman's database is unreachable for a moment (PostgreSQL restarted,
+failed over or its connections cut; SQLite locked past its timeout), stock
+Mailman:
+
+- moves the message a queue runner had in hand to the shunt queue (its
+  error handling treats every exception as a bug), where it stays until an
+  operator runs ``mailman unshunt``;
+- answers Postfix's LMTP RCPT with ``500 Error: (OperationalError) ...`` on
+  3.3.8 (Debian 12; 3.3.10 answers 451 at that point), and any other
+  unexpected error in the LMTP conversation with a 500 on both, so Postfix
+  returns the post to its sender as undeliverable.
+
+With the plugin's runners (runners.py):
+
+- a message whose processing failed because the database was unreachable
+  (``is_outage``) is put back, as the runner was given it, at the end of its
+  own queue, and the runner pauses once its old queue file is gone (1 s,
+  doubling to ``LONGEST_PAUSE`` while the outage lasts; a stop signal ends
+  the pause at once); after ``GIVE_UP_AFTER`` the message is shunted as
+  stock Mailman would. Work the runner did for that message before the
+  failure is done again: in the posting pipeline every database read comes
+  before ``to-outgoing``, so a retried post is not sent twice; an out runner
+  that failed after its SMTP hand-off re-sends (at least once, as after a
+  kill); a notice or confirmation queued before the failure is sent again
+  (the first one's link then no longer works).
+- the LMTP server answers any unexpected error with ``451 4.3.0`` (after
+  DATA, one per recipient): Postfix keeps the message and tries again on
+  its queue run (and returns it only after ``maximal_queue_lifetime``, 5
+  days by default, like any deferred mail). Not covered: a failure Mailman
+  catches itself while queueing a message for one recipient, which it
+  answers with 550.
+"""
+
+import copy
+import logging
+import time
+
+from mailman.config import config
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, PendingRollbackError
+
+LONGEST_PAUSE = 32
+# A message that still fails this long after its first failure is shunted,
+# as stock Mailman would have at once: the error was not an outage after all
+# (OperationalError also covers a full disk or a statement timeout), or the
+# outage is an incident for an operator (``mailman unshunt`` re-queues it).
+GIVE_UP_AFTER = 15 * 60
+# What the LMTP server answers instead of "500 Error: (...)".
+TEMPORARY_FAILURE = '451 4.3.0 Mailman could not take the message now; try again later'
+
+elog = logging.getLogger('mailman.error')
+
+
+def is_outage(error):
+    """Whether an exception means the database could not be reached (not a bug)."""
+    if isinstance(error, (OperationalError, InterfaceError, PendingRollbackError)):
+        return True
+    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
+
+
+def _first_line(error):
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else ''
+
+
+def _abort():
+    try:
+        config.db.abort()
+    except Exception as error:  # pylint: disable=broad-exception-caught
+        elog.error('Rollback after a database failure failed too: %s', error)
+
+
+class WaitOutDatabase:
+    """Mixin for a queue runner: put the message back and pause during an outage."""
+
+    _mailops_failures = 0
+    _mailops_pause_due = 0
+
+    def _process_one_file(self, msg, msgdata):
+        # What the runner was given: the pipeline changes msg and msgdata in
+        # place (List-Id, footers, recipients) before the failing query.
+        original = copy.deepcopy((msg, msgdata))
+        try:
+            result = super()._process_one_file(msg, msgdata)
+        except Exception as error:
+            first_failure = original[1].setdefault('mailops_db_failed_at', time.time())
+            if not is_outage(error) or time.time() - first_failure > GIVE_UP_AFTER:
+                raise
+            _abort()
+            self._mailops_failures += 1
+            self._mailops_pause_due = min(2 ** (self._mailops_failures - 1), LONGEST_PAUSE)
+            filebase = self.switchboard.enqueue(*original)
+            elog.error('%s runner: database unreachable (%s: %s); message %s put back as %s in the %s queue, '
+                       'next try in %d s', self.name, type(error).__name__, _first_line(error),
+                       msg.get('message-id', 'n/a'), filebase, self.switchboard.name, self._mailops_pause_due)
+            return None
+        self._mailops_failures = 0
+        return result
+
+    def _do_periodic(self):
+        # After the stock loop removed the failed message's own queue file:
+        # a kill during the pause cannot restore it beside its new copy.
+        super()._do_periodic()
+        deadline = time.monotonic() + self._mailops_pause_due
+        self._mailops_pause_due = 0
+        while not self._stop and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+
+async def answer_temporary_failure(error):
+    """aiosmtpd's handle_exception hook for Mailman's LMTP handler."""
+    elog.error('LMTP: %s: %s; answered "%s"', type(error).__name__, _first_line(error), TEMPORARY_FAILURE,
+               exc_info=error)
+    _abort()
+    return TEMPORARY_FAILURE
+
+
+def temporary_failure_in_data(stock):
+    """Mailman's LMTP handle_DATA, answering 451 per recipient when it raises.
+
+    LMTP needs one reply per recipient after DATA; aiosmtpd's exception hook
+    gives one line.
+    """
+    async def handle_data(server, session, envelope):
+        try:
+            return await stock(server, session, envelope)
+        except Exception as error:  # pylint: disable=broad-exception-caught
+            elog.error('LMTP DATA: %s: %s; answered "%s" for each recipient', type(error).__name__,
+                       _first_line(error), TEMPORARY_FAILURE, exc_info=error)
+            _abort()
+            return '\r\n'.join(TEMPORARY_FAILURE for _rcpt in envelope.rcpt_tos)
+    return handle_data
