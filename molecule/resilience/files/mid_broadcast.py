@@ -17,6 +17,16 @@ kill-postfix      SIGKILL to every Postfix process (systemctl kill) while the
                   out runner hands a message over, then Postfix started again.
                   Evidence: the out runner's .bak at the kill, the local(8)
                   deliveries cut.
+cut-database      PostgreSQL: the moment the in or pipeline runner holds a
+                  message, Mailman's database refuses new connections and
+                  its open ones are terminated (as a failover or a cluster
+                  restart cuts them), for --hold seconds, then allowed again.
+                  Evidence: the terminated connections and Mailman's
+                  database errors during the hold; also shown: the LMTP
+                  deliveries Postfix deferred meanwhile.
+watch-out         Strike nothing: wait until the out runner holds a message,
+                  print the evidence and exit, for a strike from outside
+                  the host (docker kill) to follow at once.
 
 Prints JSON: injected (the evidence holds), evidence (one line), ok (the
 action's own check, where it has one), and
@@ -35,7 +45,7 @@ import subprocess
 import time
 
 STARTED = time.time()
-RESTART_LIMIT = 30
+RESTART_LIMIT = 60
 IN_HAND = re.compile(r"\) (\w+) runner caught SIG\w+\.  Stopping after the message in hand\.")
 RESTARTED = re.compile(r"\) (\w+) runner \(pid (\d+)\) ended with signal 9; restarting it\.")
 
@@ -142,17 +152,67 @@ def kill_postfix(args):
                         "deliveries running" % (", ".join(in_hand) or "nothing", len(smtpd), len(local))}
 
 
+def psql(*commands):
+    argv = ["runuser", "-u", "postgres", "--", "psql", "-X", "-qtA", "-d", "postgres"]
+    for command in commands:
+        argv += ["-c", command]
+    return subprocess.run(argv, capture_output=True, text=True, check=True).stdout.split()
+
+
+def deferred_reasons(pattern):
+    out = subprocess.run(["postqueue", "-j"], capture_output=True, text=True, check=False).stdout
+    return sum(1 for line in out.splitlines() for r in json.loads(line).get("recipients", [])
+               if re.search(pattern, r.get("delay_reason", "")))
+
+
+def cut_database(args):
+    offset = log_offset(args.log)
+    held = wait_for(lambda: baks(args.queue_dir, "in") + baks(args.queue_dir, "pipeline"), 60)
+    cut = psql("ALTER DATABASE mailman ALLOW_CONNECTIONS false",
+               "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = 'mailman'")
+    # What a runner held when the strike began (it may be done by now).
+    in_hand = [os.path.relpath(p, args.queue_dir) for p in held or []]
+    deadline = time.time() + args.hold
+    lmtp_451 = 0
+    while time.time() < deadline:
+        lmtp_451 = max(lmtp_451, deferred_reasons(r"\b451[ -]4\.3\.0\b"))
+        time.sleep(0.5)
+    psql("ALTER DATABASE mailman ALLOW_CONNECTIONS true")
+    errors = re.findall(r"OperationalError", log_since(args.log, offset))
+    return {"injected": bool(cut) and int(cut[-1]) > 0 and bool(errors),
+            "at_least_once": args.subscribers,
+            "evidence": "terminated %s of Mailman's database connections as a runner took %s, new ones refused "
+                        "for %ds: %d database errors in Mailman's log, %d LMTP deliveries deferred with 451"
+                        % (cut[-1] if cut else "no", ", ".join(in_hand) or "nothing", args.hold, len(errors),
+                           lmtp_451)}
+
+
+def watch_out(args):
+    if args.after:
+        wait_for(lambda: os.path.exists(args.after) and os.path.getmtime(args.after) >= STARTED, 60, step=0.01)
+    held = wait_for(lambda: baks(args.queue_dir, "out"), 60)
+    local = subprocess.run(["pgrep", "-f", "^local -t unix"], capture_output=True, text=True,
+                           check=False).stdout.split()
+    return {"injected": bool(held),
+            # The out runner's message, a pipeline runner's message cut between
+            # to-outgoing and the duplicate record, and the local deliveries.
+            "at_least_once": 2 * args.subscribers + len(local),
+            "evidence": "the out runner held %s, %d local deliveries running"
+                        % (", ".join(os.path.basename(p) for p in held) or "nothing", len(local))}
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("action", choices=["restart-mailman", "kill-runner", "kill-postfix"])
+    p.add_argument("action", choices=["restart-mailman", "kill-runner", "kill-postfix", "cut-database", "watch-out"])
     p.add_argument("--runner", choices=["out", "pipeline"], default="out")
     p.add_argument("--subscribers", type=int, required=True)
     p.add_argument("--queue-dir", default="/var/lib/mailman3/queue")
     p.add_argument("--log", default="/var/log/mailman3/mailman.log")
-    p.add_argument("--after", help="kill-postfix: wait until the blast writes this file")
+    p.add_argument("--after", help="kill-postfix, watch-out: wait until the blast writes this file")
+    p.add_argument("--hold", type=int, default=10, help="cut-database: seconds the database stays away")
     args = p.parse_args()
-    action = {"restart-mailman": restart_mailman, "kill-runner": kill_runner,
-              "kill-postfix": kill_postfix}[args.action]
+    action = {"restart-mailman": restart_mailman, "kill-runner": kill_runner, "kill-postfix": kill_postfix,
+              "cut-database": cut_database, "watch-out": watch_out}[args.action]
     print(json.dumps(action(args)))
 
 

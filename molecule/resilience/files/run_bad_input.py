@@ -59,7 +59,8 @@ def commands(spec):
         with open(path, "w") as f:
             json.dump(c["vars"], f)
         cases.append({"case": c["case"], "kind": "role variable", "expect": c["expect"],
-                      "argv": ["ansible-playbook", "-i", spec["inventory"], "playbooks/site.yml", "-e", "@" + path]})
+                      "argv": ["ansible-playbook", "-i", spec["inventory"], "--limit", spec["host"],
+                               "playbooks/site.yml", "-e", "@" + path]})
     for c in spec["args"]:
         cases.append({"case": c["case"], "kind": "module argument", "expect": c["expect"],
                       "argv": ["ansible", spec["host"], "-i", spec["inventory"], "-m", "mailops.mailman." + c["module"],
