@@ -132,13 +132,20 @@ def kill_runner(args):
                            else "the master did not restart it")}
 
 
-def kill_postfix(args):
+def out_runner_busy(args):
+    """Wait until the out runner holds a message (after the blast, with --after):
+    what it holds, and the local(8) deliveries running then."""
     # Not before the blast has all its posts accepted: it talks to Postfix too.
     if args.after:
         wait_for(lambda: os.path.exists(args.after) and os.path.getmtime(args.after) >= STARTED, 60, step=0.01)
     held = wait_for(lambda: baks(args.queue_dir, "out"), 60)
     local = subprocess.run(["pgrep", "-f", "^local -t unix"], capture_output=True, text=True,
                            check=False).stdout.split()
+    return held, local
+
+
+def kill_postfix(args):
+    held, local = out_runner_busy(args)
     smtpd = subprocess.run(["pgrep", "-f", "^smtpd -n smtp"], capture_output=True, text=True,
                            check=False).stdout.split()
     subprocess.run(["systemctl", "kill", "--signal=SIGKILL", "postfix@-.service"], check=True)
@@ -188,11 +195,7 @@ def cut_database(args):
 
 
 def watch_out(args):
-    if args.after:
-        wait_for(lambda: os.path.exists(args.after) and os.path.getmtime(args.after) >= STARTED, 60, step=0.01)
-    held = wait_for(lambda: baks(args.queue_dir, "out"), 60)
-    local = subprocess.run(["pgrep", "-f", "^local -t unix"], capture_output=True, text=True,
-                           check=False).stdout.split()
+    held, local = out_runner_busy(args)
     return {"injected": bool(held),
             # The out runner's message, a pipeline runner's message cut between
             # to-outgoing and the duplicate record, and the local deliveries.

@@ -561,6 +561,20 @@ def command_bomb():
     return result
 
 
+def pipeline_queues(name, pipeline):
+    """A list with one member on the given posting pipeline, and a count of its queues' files."""
+    config, _rest, _client = api()
+    r = Roster(name)
+    r.subscribe(r.address('member@example.com'))
+    r.mlist.posting_pipeline = pipeline
+    config.db.commit()
+    queues = {queue: config.switchboards[queue] for queue in ('pipeline', 'out', 'shunt')}
+
+    def counts():
+        return {queue: len(q.files) for queue, q in queues.items()}
+    return r, queues, counts
+
+
 def runner_stops():
     """A stop signal in the middle of a message, to the stock and the plugin's pipeline runner.
 
@@ -575,15 +589,7 @@ def runner_stops():
     from mailman.runners.pipeline import PipelineRunner
 
     from mailops_mailman_plugin.runners import MailopsPipelineRunner
-    config, _rest, _client = api()
-    r = Roster('stops')
-    r.subscribe(r.address('member@example.com'))
-    r.mlist.posting_pipeline = 'default-posting-pipeline'
-    config.db.commit()
-    queues = {name: config.switchboards[name] for name in ('pipeline', 'out', 'shunt')}
-
-    def counts():
-        return {name: len(q.files) for name, q in queues.items()}
+    r, queues, counts = pipeline_queues('stops', 'default-posting-pipeline')
 
     result = {}
     for label, base in (('stock', PipelineRunner), ('mailops', MailopsPipelineRunner)):
@@ -637,15 +643,7 @@ def database_outage():
     from sqlalchemy.exc import OperationalError
 
     from mailops_mailman_plugin.runners import MailopsPipelineRunner
-    config, _rest, _client = api()
-    r = Roster('outage')
-    r.subscribe(r.address('member@example.com'))
-    r.mlist.posting_pipeline = 'mailops-posting-pipeline'
-    config.db.commit()
-    queues = {name: config.switchboards[name] for name in ('pipeline', 'out', 'shunt')}
-
-    def counts():
-        return {name: len(q.files) for name, q in queues.items()}
+    r, queues, counts = pipeline_queues('outage', 'mailops-posting-pipeline')
 
     result = {}
     for label, base in (('stock', PipelineRunner), ('mailops', MailopsPipelineRunner)):
