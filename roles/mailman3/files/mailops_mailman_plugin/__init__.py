@@ -17,6 +17,10 @@
 - ``database.py``: a database outage is waited out: queue runners put the
   message back and retry instead of shunting it, the LMTP runner answers
   451 instead of 500.
+- ``handlers/loops.py``: ``mailops-drop-loop``: a post that came back to its
+  own list, or an automatic reply, is not distributed.
+- ``commands.py``: mail commands answered at most
+  ``max_autoresponses_per_day`` times a day per sender and list.
 - ``master.py``: on 3.3.8 the master restarts a runner that died, as on
   3.3.10 (the plugin's pre_hook).
 

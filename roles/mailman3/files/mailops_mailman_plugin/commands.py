@@ -45,7 +45,10 @@ def count_dir(list_id, day):
 def counted(list_id, sender, day):
     """Count one command message; how many there were before it that day."""
     directory = count_dir(list_id, day)
-    os.makedirs(directory, exist_ok=True)
+    if not os.path.isdir(directory):
+        # The day's first command: the days before yesterday can go.
+        os.makedirs(directory, exist_ok=True)
+        prune(list_id, day)
     path = os.path.join(directory, hashlib.sha256(sender.lower().encode('utf-8', 'surrogateescape')).hexdigest())
     with open(path, 'a+', encoding='ascii') as f:
         f.seek(0)
@@ -78,7 +81,6 @@ class LimitCommands:
             today = time.strftime('%Y-%m-%d', time.gmtime())
             try:
                 before = counted(mlist.list_id, sender, today)
-                prune(mlist.list_id, today)
             except OSError as error:
                 elog.error('mailops: command count for %s on %s not kept (%s); message processed',
                            sender, mlist.list_id, error)

@@ -127,8 +127,6 @@ def temporary_failure_in_data(stock):
         try:
             return await stock(server, session, envelope)
         except Exception as error:  # pylint: disable=broad-exception-caught
-            elog.error('LMTP DATA: %s: %s; answered "%s" for each recipient', type(error).__name__,
-                       _first_line(error), TEMPORARY_FAILURE, exc_info=error)
-            _abort()
-            return '\r\n'.join(TEMPORARY_FAILURE for _rcpt in envelope.rcpt_tos)
+            answer = await answer_temporary_failure(error)
+            return '\r\n'.join(answer for _rcpt in envelope.rcpt_tos)
     return handle_data
