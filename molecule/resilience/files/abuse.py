@@ -34,6 +34,7 @@ from email.message import EmailMessage
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from count import idle  # noqa: E402  (the scripts sit side by side on the host)
+from mid_broadcast import log_offset, log_since  # noqa: E402
 
 LOG = "/var/log/mailman3/mailman.log"
 
@@ -44,19 +45,6 @@ def messages_in(mailbox):
             return sum(1 for line in f if line.startswith(b"From "))
     except FileNotFoundError:
         return 0
-
-
-def log_offset():
-    try:
-        return os.path.getsize(LOG)
-    except FileNotFoundError:
-        return 0
-
-
-def log_since(offset):
-    with open(LOG, encoding="utf-8", errors="replace") as f:
-        f.seek(offset)
-        return f.read()
 
 
 def settle(mailboxes, queue_dir, quiet, timeout):
@@ -92,11 +80,11 @@ def send(msgs, envelope_sender=None):
 
 def bomb(args):
     box = "/var/mail/" + args.victim.split("@")[0]
-    before, offset = messages_in(box), log_offset()
+    before, offset = messages_in(box), log_offset(LOG)
     sent = send([message(args.victim, args.to, "join", "join\n") for _n in range(args.count)], args.forger)
     settled = settle([box], args.queue_dir, args.settle, args.timeout)
     got = messages_in(box) - before
-    discarded = re.findall(r"command message from %s .* discarded" % re.escape(args.victim), log_since(offset))
+    discarded = re.findall(r"command message from %s .* discarded" % re.escape(args.victim), log_since(LOG, offset))
     return {"case": "subscription bomb: %d forged joins for %s" % (sent, args.victim), "sent": sent,
             "received": {args.victim: got}, "bound": args.bound, "settled": settled,
             "within": settled and got <= args.bound,
@@ -105,12 +93,12 @@ def bomb(args):
 
 def one_post(args, case, watched):
     boxes = ["/var/mail/" + a.split("@")[0] for a in watched]
-    before, offset = [messages_in(b) for b in boxes], log_offset()
+    before, offset = [messages_in(b) for b in boxes], log_offset(LOG)
     msg = message(args.member, args.list, "abuse %s %s" % (case, uuid.uuid4().hex[:8]), "One post, once.\n")
     send([msg])
     settled = settle(boxes, args.queue_dir, args.settle, args.timeout)
     got = {a: messages_in(b) - n for a, b, n in zip(watched, boxes, before, strict=True)}
-    drops = re.findall(r"discarded by mailops-drop-loop on [^:]+: (.*)", log_since(offset))
+    drops = re.findall(r"discarded by mailops-drop-loop on [^:]+: (.*)", log_since(LOG, offset))
     return {"sent": 1, "received": got, "settled": settled, "drops": drops}
 
 
@@ -154,13 +142,15 @@ def main():
     p.add_argument("--list", help="self-loop, responder: the list's posting address")
     p.add_argument("--member", help="self-loop, responder: who posts")
     p.add_argument("--responder", help="responder: the member whose responder answers")
-    p.add_argument("--responder-log", default="/var/lib/mailops-resilience/autoreply.log")
+    p.add_argument("--responder-log", help="responder: the file autoreply.py appends to")
     p.add_argument("--settle", type=float, default=8)
     p.add_argument("--timeout", type=float, default=120)
     p.add_argument("--queue-dir", default="/var/lib/mailman3/queue")
     args = p.parse_args()
     if args.count > 500:
         p.error("--count is at most 500")
+    if args.case == "responder" and not args.responder_log:
+        p.error("responder needs --responder-log")
     action = {"bomb": bomb, "self-loop": self_loop, "responder": responder}[args.case]
     print(json.dumps(action(args)))
 

@@ -575,6 +575,22 @@ def pipeline_queues(name, pipeline):
     return r, queues, counts
 
 
+def post_and_run(r, queues, runner):
+    """Queue a member's post for the pipeline runner and run it until it stops."""
+    queues['pipeline'].enqueue(message(r.mlist, 'member@example.com'),
+                               dict(listid=r.mlist.list_id, to_list=True))
+    run_bounded(runner)
+
+
+def run_bounded(runner):
+    """Run a runner until it stops; one that never stops fails the run, not hangs it."""
+    import signal
+    runner.set_signals()
+    signal.alarm(60)
+    runner.run()
+    signal.alarm(0)
+
+
 def runner_stops():
     """A stop signal in the middle of a message, to the stock and the plugin's pipeline runner.
 
@@ -599,27 +615,18 @@ def runner_stops():
                 return super()._dispose(mlist, msg, msgdata)
 
         before = counts()
-        queues['pipeline'].enqueue(message(r.mlist, 'member@example.com'),
-                                   dict(listid=r.mlist.list_id, to_list=True))
-        runner = Probe('pipeline')
-        runner.set_signals()
-        signal.alarm(60)  # a runner that never stops fails the run, not hangs it
-        runner.run()
-        signal.alarm(0)
+        post_and_run(r, queues, Probe('pipeline'))
         after = counts()
         backups = [f for f in os.listdir(queues['pipeline'].queue_directory) if f.endswith('.bak')]
         result[label + '_mid_message'] = dict(
             {name: after[name] - before[name] for name in after}, bak=len(backups))
 
         idle = base('pipeline')
-        idle.set_signals()
         idle.sleep_float = 30
         timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM))
         started = time.monotonic()
         timer.start()
-        signal.alarm(60)
-        idle.run()
-        signal.alarm(0)
+        run_bounded(idle)
         result[label + '_asleep_s'] = round(time.monotonic() - started, 2)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     return result
@@ -659,16 +666,11 @@ def database_outage():
                 return super()._dispose(mlist, msg, msgdata)
 
         before = counts()
-        queues['pipeline'].enqueue(message(r.mlist, 'member@example.com'),
-                                   dict(listid=r.mlist.list_id, to_list=True))
         runner = Probe('pipeline')
-        runner.set_signals()
         runner.sleep_float = 0.1
         timer = threading.Timer(4, os.kill, (os.getpid(), signal.SIGTERM))
         timer.start()
-        signal.alarm(60)
-        runner.run()
-        signal.alarm(0)
+        post_and_run(r, queues, runner)
         after = counts()
         attempts = Probe.attempts
         result[label] = dict({name: after[name] - before[name] for name in after}, attempts=len(attempts),
