@@ -575,17 +575,25 @@ def pipeline_queues(name, pipeline):
     return r, queues, counts
 
 
-def post_and_run(r, queues, runner):
+def post_and_run(r, queues, runner, stop_after=None):
     """Queue a member's post for the pipeline runner and run it until it stops."""
     queues['pipeline'].enqueue(message(r.mlist, 'member@example.com'),
                                dict(listid=r.mlist.list_id, to_list=True))
-    run_bounded(runner)
+    run_bounded(runner, stop_after)
 
 
-def run_bounded(runner):
-    """Run a runner until it stops; one that never stops fails the run, not hangs it."""
+def run_bounded(runner, stop_after=None):
+    """Run a runner until it stops; one that never stops fails the run, not hangs it.
+
+    stop_after: seconds after which the runner gets a SIGTERM, counted from
+    when its own signal handlers are in place.
+    """
+    import os
     import signal
+    import threading
     runner.set_signals()
+    if stop_after is not None:
+        threading.Timer(stop_after, os.kill, (os.getpid(), signal.SIGTERM)).start()
     signal.alarm(60)
     runner.run()
     signal.alarm(0)
@@ -600,7 +608,6 @@ def runner_stops():
     """
     import os
     import signal
-    import threading
 
     from mailman.runners.pipeline import PipelineRunner
 
@@ -623,10 +630,8 @@ def runner_stops():
 
         idle = base('pipeline')
         idle.sleep_float = 30
-        timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM))
         started = time.monotonic()
-        timer.start()
-        run_bounded(idle)
+        run_bounded(idle, stop_after=0.5)
         result[label + '_asleep_s'] = round(time.monotonic() - started, 2)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     return result
@@ -642,9 +647,7 @@ def database_outage():
     real PostgreSQL); later attempts run normally. The retry must see the
     post as it was, not take its own List-Id for a loop. A SIGTERM 4 s later ends the runner.
     """
-    import os
     import signal
-    import threading
 
     from mailman.runners.pipeline import PipelineRunner
     from sqlalchemy.exc import OperationalError
@@ -668,9 +671,7 @@ def database_outage():
         before = counts()
         runner = Probe('pipeline')
         runner.sleep_float = 0.1
-        timer = threading.Timer(4, os.kill, (os.getpid(), signal.SIGTERM))
-        timer.start()
-        post_and_run(r, queues, runner)
+        post_and_run(r, queues, runner, stop_after=4)
         after = counts()
         attempts = Probe.attempts
         result[label] = dict({name: after[name] - before[name] for name in after}, attempts=len(attempts),

@@ -95,7 +95,7 @@ def test_broken_rows_skip_the_member_where_stock_shunts_the_post(report):
         assert case['plugin']['recipients'] == case['expect']['expect_recipients'], case
 
 
-def test_timing_on_a_large_roster(report, capsys):
+def test_timing_5000_members(report, capsys):
     timing = report['timing']
     assert timing['members'] == TIMING_MEMBERS
     assert timing['identical']
