@@ -84,7 +84,8 @@ def report(pytestconfig):
             try:
                 workdir.mkdir()
                 text, problem = make_report(workdir)
-            except Exception as e:  # pylint: disable=broad-exception-caught  (recorded for every test)
+            # Anything at all: it is recorded for every test, as a failure is.
+            except Exception as e:  # pylint: disable=broad-exception-caught
                 text, problem = None, 'differential.py could not be run: %r' % e
             # Written before it is named: a reader never sees half a report.
             done = path.with_suffix('.tmp')
