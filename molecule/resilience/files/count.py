@@ -13,8 +13,9 @@ Every copy's text must begin with the body blast.py sent (Mailman may append
 a footer): a copy that does not counts as corrupted.
 Prints JSON: posts, subscribers, expected, delivered, lost, duplicated,
 corrupted, bounced, what is still queued, shunted or left half-done in
-Mailman's queues (.bak, .tmp, bad/), and the first few (mailbox, message_id,
-copies) that are wrong.
+Mailman's queues (.bak, .tmp, bad/), why each shunted message was shunted
+(from mailman.log), and the first few (mailbox, message_id, copies) that are
+wrong.
 """
 import argparse
 import collections
@@ -91,6 +92,46 @@ def leftovers(queue_dir):
                   + glob.glob(os.path.join(queue_dir, "bad", "*")))
 
 
+def shunt_reasons(queue_dir, log_path):
+    """[reason, count] for the messages in Mailman's shunt queue, from mailman.log.
+
+    A runner logs the exception and its traceback, then "SHUNTING: <file>";
+    a message for a list it cannot find is logged without the file's name.
+    """
+    shunted = {os.path.splitext(os.path.basename(f))[0] for f in glob.glob(os.path.join(queue_dir, "shunt", "*"))}
+    if not shunted:
+        return []
+    try:
+        with open(log_path, encoding="utf-8", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError as error:
+        return [["mailman.log unreadable: %s" % error, len(shunted)]]
+    reasons = collections.Counter()
+    found = set()
+    # The traceback's last line names the exception's class; the log line
+    # before the traceback has only its message.
+    uncaught = tail = None
+    for line in lines:
+        m = re.search(r"Uncaught runner exception: (.*)", line)
+        if m:
+            uncaught, tail = m.group(1)[:160], None
+        elif re.match(r"[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b", line):
+            tail = line[:160]
+        m = re.search(r"SHUNTING: (\S+)", line)
+        if m and m.group(1) in shunted:
+            found.add(m.group(1))
+            reasons[tail or uncaught or "no exception logged before it"] += 1
+            uncaught = tail = None
+        # Logged without the file's name: counted as seen in the whole log.
+        m = re.search(r"shunting message for missing list: (.*)", line)
+        if m:
+            reasons["list not found: " + m.group(1)[:80]] += 1
+    unexplained = len(shunted - found)
+    if unexplained:
+        reasons["not named in mailman.log"] += unexplained
+    return [[reason, n] for reason, n in reasons.most_common()]
+
+
 def tally(counts, expected):
     lost = duplicated = delivered = 0
     wrong = []
@@ -139,6 +180,7 @@ def main():
     p.add_argument("--settle", type=float, default=3)
     p.add_argument("--queue-dir", default="/var/lib/mailman3/queue")
     p.add_argument("--bounces", help="the senders' mbox, where bounced posts come back")
+    p.add_argument("--mailman-log", default="/var/log/mailman3/mailman.log")
     args = p.parse_args()
 
     expected, bodies = set(), {}
@@ -186,6 +228,7 @@ def main():
         "seconds": waited,
         "still_queued": {"postfix": queued[0], "mailman": queued[1]},
         "shunted": len(glob.glob(os.path.join(args.queue_dir, "shunt", "*"))),
+        "shunt_reasons": shunt_reasons(args.queue_dir, args.mailman_log),
         "leftovers": leftovers(args.queue_dir),
         "wrong": wrong + damaged[:10],
     }))
