@@ -11,8 +11,10 @@ restart-mailman   `systemctl restart mailman3`, as the roles' handlers do: once
                   logged they were stopped with a message in hand. ok: each
                   restart was back within RESTART_LIMIT seconds.
 kill-runner       SIGKILL to one runner (--runner out|pipeline) the moment its
-                  queue holds a .bak (a message in hand). Evidence: the .bak
-                  at the kill, and the master restarting the runner.
+                  queue holds a .bak (a message in hand) and, with --lock, the
+                  runner holds that lock file too (a list's digest mailbox's
+                  dot-lock). Evidence: the .bak at the kill, the lock file
+                  left behind, and the master restarting the runner.
 kill-postfix      SIGKILL to every Postfix process (systemctl kill) while the
                   out runner hands a message over, then Postfix started again.
                   Evidence: the out runner's .bak at the kill, the local(8)
@@ -115,19 +117,28 @@ def restart_mailman(args):
 def kill_runner(args):
     offset = log_offset(args.log)
     pid = runner_pid(args.runner)
-    held = wait_for(lambda: baks(args.queue_dir, args.runner), 60)
+    if args.lock:
+        # The lock is held for a millisecond or so: look without sleeping.
+        held = wait_for(lambda: os.path.exists(args.lock) and baks(args.queue_dir, args.runner), 60, step=0)
+    else:
+        held = wait_for(lambda: baks(args.queue_dir, args.runner), 60)
     if not held or pid is None:
         return {"injected": False, "at_least_once": 0,
-                "evidence": "%s runner pid %s never had a message in hand" % (args.runner, pid)}
+                "evidence": "%s runner pid %s never had a message in hand%s"
+                            % (args.runner, pid, " holding " + args.lock if args.lock else "")}
     os.kill(pid, signal.SIGKILL)
     left = [os.path.basename(p) for p in held if os.path.exists(p)]
+    # A lock file the killed runner held stays behind, held by nobody.
+    stale = bool(args.lock) and os.path.exists(args.lock)
     restarted = wait_for(lambda: [m for m in RESTARTED.findall(log_since(args.log, offset))
                                   if m == (args.runner, str(pid))], 30, step=0.2)
     new_pid = wait_for(lambda: runner_pid(args.runner), 30, step=0.2)
-    return {"injected": bool(left) and bool(restarted),
+    return {"injected": bool(left) and bool(restarted) and (stale or not args.lock),
             "at_least_once": args.subscribers,
-            "evidence": "SIGKILL to the %s runner (pid %d) holding %s; %s"
+            "evidence": "SIGKILL to the %s runner (pid %d) holding %s%s; %s"
                         % (args.runner, pid, ", ".join(left) or "nothing (finished first)",
+                           "" if not args.lock else " and %s (%s)" % (
+                               os.path.basename(args.lock), "left behind" if stale else "released before the kill"),
                            "master restarted it as pid %s" % new_pid if restarted
                            else "the master did not restart it")}
 
@@ -212,6 +223,7 @@ def main():
     p.add_argument("--queue-dir", default="/var/lib/mailman3/queue")
     p.add_argument("--log", default="/var/log/mailman3/mailman.log")
     p.add_argument("--after", help="kill-postfix, watch-out: wait until the blast writes this file")
+    p.add_argument("--lock", help="kill-runner: strike while the runner holds this lock file too")
     p.add_argument("--hold", type=int, default=10, help="cut-database: seconds the database stays away")
     args = p.parse_args()
     action = {"restart-mailman": restart_mailman, "kill-runner": kill_runner, "kill-postfix": kill_postfix,

@@ -18,6 +18,7 @@ import argparse
 import copy
 import email
 import json
+import mailbox
 import random
 import sys
 import time
@@ -526,6 +527,41 @@ def loops():
     )
 
 
+def digest_lock():
+    """A post to a list whose digest mailbox a dead process left locked, through each pipeline.
+
+    The mailbox as a pipeline runner killed in the middle of ``to-digest``
+    leaves it: its dot-lock file (the fcntl lock died with the process), one
+    complete message and the start of the one it was appending.
+    """
+    import os
+
+    from mailman.core.pipelines import process
+    config, _rest, _client = api()
+    out = config.switchboards['out']
+    result = {}
+    for label, pipeline in (('stock', 'default-posting-pipeline'), ('mailops', 'mailops-posting-pipeline')):
+        r = Roster('digest-' + label)
+        r.subscribe(r.address('member@example.com'))
+        config.db.commit()
+        os.makedirs(r.mlist.data_path, exist_ok=True)
+        path = os.path.join(r.mlist.data_path, 'digest.mmdf')
+        with open(path, 'wb') as f:
+            f.write(b'\x01\x01\x01\x01\nFrom: a@example.com\nSubject: whole\n\nbody\n\n\x01\x01\x01\x01\n'
+                    b'\x01\x01\x01\x01\nFrom: b@example.com\nSubject: to')
+        with open(path + '.lock', 'wb'):
+            pass
+        before = len(out.files)
+        try:
+            process(r.mlist, message(r.mlist, 'member@example.com'), {}, pipeline)
+            error = None
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            error = type(exc).__name__
+        result[label] = dict(error=error, out=len(out.files) - before, lock_left=os.path.exists(path + '.lock'),
+                             digest_subjects=[str(m['subject']) for m in mailbox.MMDF(path)])
+    return result
+
+
 def command_bomb():
     """15 join messages from one sender to one list, through the stock and the plugin's command runner.
 
@@ -698,6 +734,7 @@ def main(argv=None):
     report['database_outage'] = database_outage()
     report['loops'] = loops()
     report['command_bomb'] = command_bomb()
+    report['digest_lock'] = digest_lock()
     if args.timing:
         report['timing'] = timing(args.timing, args.seed)
     json.dump(report, sys.stdout, indent=1, default=sorted)

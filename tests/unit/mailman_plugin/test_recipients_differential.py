@@ -33,8 +33,11 @@ def test_mailman_loads_the_plugin_from_mailman_cfg(report):
     stock = registration['stock_pipeline']
     assert stock == registration['stock_default_handlers']
     assert stock.count('member-recipients') == 1
+    assert stock.count('to-digest') == 1
+    swapped = {'member-recipients': ['mailops-member-recipients'],
+               'to-digest': ['mailops-clear-digest-lock', 'to-digest']}
     assert registration['plugin_pipeline'] == ['mailops-drop-loop', 'mailops-drop-duplicate'] + [
-        'mailops-member-recipients' if name == 'member-recipients' else name for name in stock
+        handler for name in stock for handler in swapped.get(name, [name])
     ] + ['mailops-remember-post']
 
 

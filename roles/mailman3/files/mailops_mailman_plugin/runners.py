@@ -24,7 +24,8 @@ The queue runners also wait out a database outage instead of shunting the
 message in hand, and the LMTP runner answers an unexpected error with a
 temporary failure instead of a bounce (database.py); the command runner
 answers a sender at most max_autoresponses_per_day times a day per list
-(commands.py).
+(commands.py); the digest runner removes a dead process's lock on the digest
+it sends (handlers/digest_lock.py).
 
 Selected per runner in mailman.cfg (``[runner.out] class: ...``) by the
 mailman3 role while the plugin is on. The rest runner is left stock.
@@ -47,6 +48,7 @@ from public import public
 
 from mailops_mailman_plugin.commands import LimitCommands
 from mailops_mailman_plugin.database import WaitOutDatabase, answer_temporary_failure, temporary_failure_in_data
+from mailops_mailman_plugin.handlers.digest_lock import clear_and_log
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)
 
@@ -106,7 +108,12 @@ class MailopsCommandRunner(FinishInHand, WaitOutDatabase, LimitCommands, Command
 
 @public
 class MailopsDigestRunner(FinishInHand, WaitOutDatabase, DigestRunner):
-    """The stock ``digest`` runner, stopping between messages, waiting out database outages."""
+    """The stock ``digest`` runner, stopping between messages, waiting out database outages,
+    clearing a dead process's lock on the digest it sends (handlers/digest_lock.py)."""
+
+    def _dispose(self, mlist, msg, msgdata):
+        clear_and_log(msgdata['digest_path'])
+        return super()._dispose(mlist, msg, msgdata)
 
 
 @public

@@ -8,7 +8,9 @@ installed version's stock pipeline, whatever a release adds or moves. Changed:
 - ``mailops-drop-loop`` and ``mailops-drop-duplicate`` first and
   ``mailops-remember-post`` last: a post that came back to its list, an
   automatic reply, or a post the list already distributed is not
-  distributed (again).
+  distributed (again);
+- ``mailops-clear-digest-lock`` just before ``to-digest``: a process that
+  died holding the digest mailbox does not make every later post shunt.
 """
 
 import logging
@@ -17,6 +19,7 @@ from mailman.pipelines.base import BasePipeline
 from mailman.pipelines.builtin import PostingPipeline
 from public import public
 
+from mailops_mailman_plugin.handlers.digest_lock import MailopsClearDigestLock
 from mailops_mailman_plugin.handlers.duplicates import MailopsDropDuplicate, MailopsRememberPost
 from mailops_mailman_plugin.handlers.loops import MailopsDropLoop
 from mailops_mailman_plugin.handlers.recipients import STOCK_HANDLER, MailopsMemberRecipients
@@ -25,6 +28,11 @@ from mailops_mailman_plugin.handlers.recipients import STOCK_HANDLER, MailopsMem
 def swapped(handlers, old=STOCK_HANDLER, new=MailopsMemberRecipients.name):
     """``handlers`` with ``old`` replaced by ``new``, and whether it was there."""
     return tuple(new if name == old else name for name in handlers), old in handlers
+
+
+def before(handlers, anchor='to-digest', new=MailopsClearDigestLock.name):
+    """``handlers`` with ``new`` inserted just before ``anchor`` (unchanged without it)."""
+    return tuple(name for handler in handlers for name in ((new, handler) if handler == anchor else (handler,)))
 
 
 def bracketed(handlers, first=(MailopsDropLoop.name, MailopsDropDuplicate.name), last=MailopsRememberPost.name):
@@ -43,10 +51,10 @@ if not _SWAPPED:
 
 @public
 class MailopsPostingPipeline(BasePipeline):
-    """The stock posting pipeline, recipients in one query, loops and duplicates dropped."""
+    """The stock posting pipeline, recipients in one query, loops and duplicates dropped, stale digest locks cleared."""
 
     name = 'mailops-posting-pipeline'
     description = ('The built-in posting pipeline, with mailops-member-recipients '
                    'in place of member-recipients, loops dropped and posts distributed once.')
 
-    _default_handlers = bracketed(_SWAPPED_HANDLERS)
+    _default_handlers = bracketed(before(_SWAPPED_HANDLERS))
