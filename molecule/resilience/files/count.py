@@ -31,6 +31,8 @@ import time
 
 MID = re.compile(rb"(?im)^Message-ID:[ \t]*<([^>\r\n]+)>")
 MAILMAN_QUEUES = ["in", "pipeline", "out", "retry", "virgin", "command"]
+# A mailman.log record: "Dec 03 17:22:34 2026 (477) text".
+LOG_RECORD = re.compile(r"\w{3} \d{2} \d{2}:\d{2}:\d{2} \d{4} \((\d+)\) (.*)")
 
 
 def scan(mailboxes, expected):
@@ -108,26 +110,32 @@ def shunt_reasons(queue_dir, log_path):
         return [["mailman.log unreadable: %s" % error, len(shunted)]]
     reasons = collections.Counter()
     found = set()
-    # The traceback's last line names the exception's class; the log line
-    # before the traceback has only its message.
-    uncaught = tail = None
+    missing_list = 0
+    # Per process (its pid in each record's prefix; a traceback's lines have
+    # none and belong to the record before): the exception's message from
+    # "Uncaught runner exception", and the traceback's last line (its class).
+    uncaught, tail = {}, {}
+    pid = None
     for line in lines:
-        m = re.search(r"Uncaught runner exception: (.*)", line)
+        record = LOG_RECORD.match(line)
+        if record:
+            pid, line = record.groups()
+        m = re.match(r"Uncaught runner exception: (.*)", line)
         if m:
-            uncaught, tail = m.group(1)[:160], None
-        elif re.match(r"[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b", line):
-            tail = line[:160]
-        m = re.search(r"SHUNTING: (\S+)", line)
+            uncaught[pid], tail[pid] = m.group(1)[:160], None
+        elif not record and re.match(r"[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b", line):
+            tail[pid] = line[:160]
+        m = re.match(r"SHUNTING: (\S+)", line)
         if m and m.group(1) in shunted:
             found.add(m.group(1))
-            reasons[tail or uncaught or "no exception logged before it"] += 1
-            uncaught = tail = None
+            reasons[tail.pop(pid, None) or uncaught.pop(pid, None) or "no exception logged before it"] += 1
         # Logged without the file's name: counted as seen in the whole log.
         m = re.search(r"shunting message for missing list: (.*)", line)
         if m:
             reasons["list not found: " + m.group(1)[:80]] += 1
-    unexplained = len(shunted - found)
-    if unexplained:
+            missing_list += 1
+    unexplained = len(shunted - found) - missing_list
+    if unexplained > 0:
         reasons["not named in mailman.log"] += unexplained
     return [[reason, n] for reason, n in reasons.most_common()]
 

@@ -79,6 +79,14 @@ def baks(queue_dir, queue):
     return sorted(glob.glob(os.path.join(queue_dir, queue, "*.bak")))
 
 
+def inode(path):
+    """The file's inode number, or None: tells a lock file from a later one of the same name."""
+    try:
+        return os.stat(path).st_ino
+    except FileNotFoundError:
+        return None
+
+
 def runner_pid(name):
     out = subprocess.run(["pgrep", "-u", "list", "-f", "--", "--runner=%s:" % name],
                          capture_output=True, text=True, check=False).stdout.split()
@@ -117,9 +125,19 @@ def restart_mailman(args):
 def kill_runner(args):
     offset = log_offset(args.log)
     pid = runner_pid(args.runner)
+    if args.lock and inode(args.lock):
+        return {"injected": False, "at_least_once": 0,
+                "evidence": "%s existed before the strike (left by an earlier fault?)" % args.lock}
+    seen = {}
+
+    def lock_held():
+        # Taken anew for each message: the one this runner holds at the kill.
+        seen["lock"] = inode(args.lock)
+        return seen["lock"] and baks(args.queue_dir, args.runner)
+
     if args.lock:
         # The lock is held for a millisecond or so: look without sleeping.
-        held = wait_for(lambda: os.path.exists(args.lock) and baks(args.queue_dir, args.runner), 60, step=0)
+        held = wait_for(lock_held, 60, step=0)
     else:
         held = wait_for(lambda: baks(args.queue_dir, args.runner), 60)
     if not held or pid is None:
@@ -128,8 +146,8 @@ def kill_runner(args):
                             % (args.runner, pid, " holding " + args.lock if args.lock else "")}
     os.kill(pid, signal.SIGKILL)
     left = [os.path.basename(p) for p in held if os.path.exists(p)]
-    # A lock file the killed runner held stays behind, held by nobody.
-    stale = bool(args.lock) and os.path.exists(args.lock)
+    # The lock file the killed runner held stays behind, held by nobody.
+    stale = bool(args.lock) and inode(args.lock) == seen["lock"]
     restarted = wait_for(lambda: [m for m in RESTARTED.findall(log_since(args.log, offset))
                                   if m == (args.runner, str(pid))], 30, step=0.2)
     new_pid = wait_for(lambda: runner_pid(args.runner), 30, step=0.2)

@@ -562,6 +562,122 @@ def digest_lock():
     return result
 
 
+def digest_mailbox(workdir):
+    """clear_stale_lock and cut_torn_tail on digest mailboxes as Python's MMDF writes them.
+
+    Each torn case is a complete mailbox cut short in the middle of its last
+    message; "evil" has a body line that looks like MMDF's separator. Live
+    locks: one held by another process (fcntl and dot-lock), and one that
+    the holder removes while the check waits (the unlock gap).
+    """
+    import os
+    import subprocess
+
+    from mailops_mailman_plugin.handlers import digest_lock as dl
+    path = os.path.join(workdir, 'digest-cases.mmdf')
+
+    def write(subjects, evil_body=False):
+        if os.path.exists(path):
+            os.remove(path)
+        box = mailbox.MMDF(path)
+        for subject in subjects:
+            body = '\x01\x01\x01\x01\nnot a separator\n' if evil_body and subject == 'evil' else 'body\n'
+            box.add(email.message_from_string('Subject: %s\n\n%s' % (subject, body)))
+        box.close()
+        with open(path, 'rb') as f:
+            return f.read()
+
+    def cut_case(subjects, torn_bytes, evil_body=False, keep_of_start=5):
+        """[bytes cut, what is left is the mailbox of the complete messages] for a mailbox
+        whose last message lost its last torn_bytes bytes (0: a complete mailbox;
+        'start': all but keep_of_start bytes of its opening separator line)."""
+        whole = write(subjects[:-1] if torn_bytes else subjects, evil_body)
+        data = write(subjects, evil_body)
+        if torn_bytes == 'start':
+            torn_bytes = len(data) - len(whole) - keep_of_start
+        with open(path, 'wb') as f:
+            f.write(data[:len(data) - torn_bytes])
+        with open(path, 'rb+') as f:
+            cut = dl.cut_torn_tail(f)
+        with open(path, 'rb') as f:
+            return [cut, f.read() == whole]
+
+    result = dict(
+        clean=cut_case(['one', 'two'], 0),
+        clean_evil=cut_case(['one', 'evil', 'three'], 0, evil_body=True),
+        empty=cut_case([], 0),
+        torn_in_end_separator=cut_case(['one', 'two'], 2),
+        torn_in_body=cut_case(['one', 'two'], 12),
+        torn_evil_last=cut_case(['one', 'evil'], 3, evil_body=True),
+        torn_only_message=cut_case(['one'], 9),
+        torn_right_after_start=cut_case(['one', 'two'], 'start'),
+        torn_in_start_separator=cut_case(['one', 'two'], 'start', keep_of_start=2),
+    )
+    write(['one'])
+    holder = subprocess.Popen(  # pylint: disable=consider-using-with
+        [sys.executable, '-c', 'import mailbox, sys, time\n'
+         'box = mailbox.MMDF(sys.argv[1]); box.lock(); print("locked", flush=True)\n'
+         'time.sleep(float(sys.argv[2])); box.unlock()', path, '3'], stdout=subprocess.PIPE, text=True)
+    holder.stdout.readline()
+    result['live_holder'] = [dl.clear_stale_lock(path), os.path.exists(path + '.lock')]
+    holder.wait(10)
+    # The unlock gap: a dot-lock without the fcntl lock, removed by its holder during the check's pause.
+    with open(path + '.lock', 'wb'):
+        pass
+    remover = subprocess.Popen([sys.executable, '-c', 'import os, sys, time; time.sleep(0.03); os.remove(sys.argv[1])',
+                                path + '.lock'])
+    result['unlock_gap'] = [dl.clear_stale_lock(path), os.path.exists(path + '.lock')]
+    remover.wait(10)
+    with open(path + '.lock', 'wb'):
+        pass
+    result['stale'] = [bool(dl.clear_stale_lock(path)), os.path.exists(path + '.lock')]
+    return result
+
+
+def lmtp_queue_failure():
+    """A post over LMTP while Mailman cannot write its in queue, to the stock and the plugin's LMTP handler.
+
+    The queue directory is made unusable for real (a file in its place:
+    each enqueue fails with an OSError, as with a full disk); then restored,
+    and the same post taken normally (the control).
+    """
+    import asyncio
+    import os
+    import shutil
+
+    from aiosmtpd.smtp import Envelope
+    from mailman.runners.lmtp import LMTPRunner
+
+    from mailops_mailman_plugin.runners import MailopsLMTPRunner
+    config, _rest, _client = api()
+    r = Roster('lmtp-queue')
+    config.db.commit()
+    queue_dir = config.switchboards['in'].queue_directory
+    result = {}
+    for label, base in (('stock', LMTPRunner), ('mailops', MailopsLMTPRunner)):
+        handler = base('lmtp').lmtp.handler
+
+        def answer(handler=handler):
+            envelope = Envelope()
+            envelope.mail_from = 'member@example.com'
+            envelope.rcpt_tos = [r.mlist.posting_address]
+            envelope.content = message(r.mlist, 'member@example.com').as_bytes()
+            return asyncio.run(handler.handle_DATA(None, None, envelope))
+
+        os.rename(queue_dir, queue_dir + '.away')
+        with open(queue_dir, 'w', encoding='ascii'):
+            pass
+        try:
+            result[label + '_queue_broken'] = answer()
+        finally:
+            os.remove(queue_dir)
+            os.rename(queue_dir + '.away', queue_dir)
+        result[label + '_queue_fine'] = answer()
+    shutil.rmtree(queue_dir)
+    os.makedirs(queue_dir)
+    return result
+
+
 def command_bomb():
     """15 join messages from one sender to one list, through the stock and the plugin's command runner.
 
@@ -735,6 +851,8 @@ def main(argv=None):
     report['loops'] = loops()
     report['command_bomb'] = command_bomb()
     report['digest_lock'] = digest_lock()
+    report['lmtp_queue_failure'] = lmtp_queue_failure()
+    report['digest_mailbox'] = digest_mailbox(args.workdir)
     if args.timing:
         report['timing'] = timing(args.timing, args.seed)
     json.dump(report, sys.stdout, indent=1, default=sorted)

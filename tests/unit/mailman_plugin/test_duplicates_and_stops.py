@@ -6,7 +6,9 @@ Mailman's own pipeline processor, stock and mailops', counting the out-queue
 entries each makes; and Mailman's stock pipeline runner against the plugin's,
 each sent SIGTERM while it has a message in hand and while it sleeps, and
 each given a database failure in the middle of a post; a post that came back
-to its own list, automatic replies, and a bomb of forged join messages.
+to its own list, automatic replies, and a bomb of forged join messages;
+Mailman's stock LMTP handler against the plugin's, taking a post while the
+in queue cannot be written.
 """
 from __future__ import annotations
 
@@ -92,3 +94,17 @@ def test_plugin_command_runner_answers_a_sender_at_most_the_daily_limit(report):
     # Another sender on the same list is still answered, and an owner is not counted.
     assert bomb['mailops_other_sender'] == 1, bomb
     assert bomb['mailops_owner'] == bomb['stock_owner'] == 12, bomb
+
+
+def test_stock_lmtp_bounces_a_post_it_could_not_queue(report):
+    # What the plugin's LMTP handler removes: Postfix returns the post to its sender.
+    failure = report['lmtp_queue_failure']
+    assert failure['stock_queue_broken'].startswith('550'), failure
+    assert failure['stock_queue_fine'] == '250 Ok', failure
+
+
+def test_plugin_lmtp_answers_451_when_it_could_not_queue_a_post(report):
+    # Postfix keeps the post and delivers it once Mailman can queue it again.
+    failure = report['lmtp_queue_failure']
+    assert failure['mailops_queue_broken'].startswith('451 4.3.0'), failure
+    assert failure['mailops_queue_fine'] == '250 Ok', failure

@@ -29,9 +29,13 @@ With the plugin's runners (runners.py):
 - the LMTP server answers any unexpected error with ``451 4.3.0`` (after
   DATA, one per recipient): Postfix keeps the message and tries again on
   its queue run (and returns it only after ``maximal_queue_lifetime``, 5
-  days by default, like any deferred mail). Not covered: a failure Mailman
-  catches itself while queueing a message for one recipient, which it
-  answers with 550.
+  days by default, like any deferred mail). That includes a failure Mailman
+  catches itself while it queues the message for one recipient (the
+  database away, Mailman's queue directory full or unwritable), which stock
+  Mailman answers with ``550``: after DATA every recipient already passed
+  RCPT's check that it names a list, so a 550 there is always such a
+  failure (or a list deleted in between: Postfix's next try gets the 550 at
+  RCPT and returns the post then).
 """
 
 import copy
@@ -118,15 +122,23 @@ async def answer_temporary_failure(error):
 
 
 def temporary_failure_in_data(stock):
-    """Mailman's LMTP handle_DATA, answering 451 per recipient when it raises.
+    """Mailman's LMTP handle_DATA, answering 451 per recipient when it raises or answers 550.
 
     LMTP needs one reply per recipient after DATA; aiosmtpd's exception hook
     gives one line.
     """
     async def handle_data(server, session, envelope):
         try:
-            return await stock(server, session, envelope)
+            answer = await stock(server, session, envelope)
         except Exception as error:  # pylint: disable=broad-exception-caught
             answer = await answer_temporary_failure(error)
             return '\r\n'.join(answer for _rcpt in envelope.rcpt_tos)
+        lines = answer.split('\r\n')
+        if len(lines) != len(envelope.rcpt_tos):
+            return answer  # one line for the whole message (501: a defective message)
+        failed = [rcpt for rcpt, line in zip(envelope.rcpt_tos, lines, strict=True) if line.startswith('550')]
+        if failed:
+            elog.error('LMTP: Mailman could not queue the message for %s (its error: smtp.log, "Queue detection"); '
+                       'answered "%s"', ', '.join(failed), TEMPORARY_FAILURE)
+        return '\r\n'.join(TEMPORARY_FAILURE if line.startswith('550') else line for line in lines)
     return handle_data

@@ -112,7 +112,8 @@ class MailopsDigestRunner(FinishInHand, WaitOutDatabase, DigestRunner):
     clearing a dead process's lock on the digest it sends (handlers/digest_lock.py)."""
 
     def _dispose(self, mlist, msg, msgdata):
-        clear_and_log(msgdata['digest_path'])
+        # A digest renamed for sending after a kill in to-digest: its torn end.
+        clear_and_log(msgdata['digest_path'], always_cut=True)
         return super()._dispose(mlist, msg, msgdata)
 
 

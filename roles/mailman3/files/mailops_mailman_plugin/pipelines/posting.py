@@ -41,6 +41,10 @@ def bracketed(handlers, first=(MailopsDropLoop.name, MailopsDropDuplicate.name),
 
 
 _SWAPPED_HANDLERS, _SWAPPED = swapped(PostingPipeline._default_handlers)
+if 'to-digest' not in _SWAPPED_HANDLERS:
+    logging.getLogger('mailman.plugins').warning(
+        'mailops: to-digest not in %s; mailops-posting-pipeline has no mailops-clear-digest-lock',
+        PostingPipeline.name)
 if not _SWAPPED:
     # A future Mailman without member-recipients: refusing to load would stop
     # Mailman and every list; the stock handlers are slow but deliver.
@@ -55,6 +59,7 @@ class MailopsPostingPipeline(BasePipeline):
 
     name = 'mailops-posting-pipeline'
     description = ('The built-in posting pipeline, with mailops-member-recipients '
-                   'in place of member-recipients, loops dropped and posts distributed once.')
+                   'in place of member-recipients, loops dropped, posts distributed once '
+                   'and a dead process\'s digest lock cleared.')
 
     _default_handlers = bracketed(before(_SWAPPED_HANDLERS))
