@@ -790,15 +790,20 @@ def runner_stops():
 
 
 def database_outage():
-    """A database failure in the middle of a post, in the stock and the plugin's pipeline runner.
+    """A database failure, and a full disk, in the middle of a post, in the stock and the plugin's pipeline runner.
 
     The runner's first attempt at the post (on mailops-posting-pipeline)
-    adds the list's List-Id, as the pipeline does, then raises the
+    adds the list's List-Id, as the pipeline does, then fails: with the
     OperationalError SQLAlchemy raises when PostgreSQL cuts the connection
     (injected: the database itself is cut in the resilience scenario, with
-    real PostgreSQL); later attempts run normally. The retry must see the
-    post as it was, not take its own List-Id for a loop. A SIGTERM 4 s later ends the runner.
+    real PostgreSQL), or with the OSError a write to a full disk gets (a
+    real write to /dev/full: ENOSPC). Later attempts run normally. The
+    retry must see the post as it was, not take its own List-Id for a loop,
+    and find it under its own queue file's name (put back, not queued anew:
+    a full disk has no room for a new file). A SIGTERM 4 s later ends the
+    runner.
     """
+    import os
     import signal
 
     from mailman.runners.pipeline import PipelineRunner
@@ -807,27 +812,40 @@ def database_outage():
     from mailops_mailman_plugin.runners import MailopsPipelineRunner
     r, queues, counts = pipeline_queues('outage', 'mailops-posting-pipeline')
 
+    def database_away():
+        raise OperationalError('SELECT 1', {}, Exception('server closed the connection unexpectedly'))
+
+    def disk_full():
+        with open('/dev/full', 'wb', buffering=0) as full:
+            full.write(b'x')
+
     result = {}
-    for label, base in (('stock', PipelineRunner), ('mailops', MailopsPipelineRunner)):
-        class Probe(base):
-            attempts = []
+    for failure, fail in (('', database_away), ('disk_full_', disk_full)):
+        for label, base in (('stock', PipelineRunner), ('mailops', MailopsPipelineRunner)):
+            class Probe(base):
+                attempts = []
+                filebases = []
 
-            def _dispose(self, mlist, msg, msgdata):
-                self.attempts.append(time.monotonic())
-                if len(self.attempts) == 1:
-                    # As rfc-2369 does before its archiver query fails.
-                    msg['List-Id'] = '<%s>' % mlist.list_id
-                    raise OperationalError('SELECT 1', {}, Exception('server closed the connection unexpectedly'))
-                return super()._dispose(mlist, msg, msgdata)
+                def _dispose(self, mlist, msg, msgdata, fail=fail):
+                    self.attempts.append(time.monotonic())
+                    self.filebases.extend(f[:-4] for f in os.listdir(queues['pipeline'].queue_directory)
+                                          if f.endswith('.bak'))
+                    if len(self.attempts) == 1:
+                        # As rfc-2369 does before its archiver query fails.
+                        msg['List-Id'] = '<%s>' % mlist.list_id
+                        fail()
+                    return super()._dispose(mlist, msg, msgdata)
 
-        before = counts()
-        runner = Probe('pipeline')
-        runner.sleep_float = 0.1
-        post_and_run(r, queues, runner, stop_after=4)
-        after = counts()
-        attempts = Probe.attempts
-        result[label] = dict({name: after[name] - before[name] for name in after}, attempts=len(attempts),
-                             retry_after_s=round(attempts[1] - attempts[0], 1) if len(attempts) > 1 else None)
+            before = counts()
+            runner = Probe('pipeline')
+            runner.sleep_float = 0.1
+            post_and_run(r, queues, runner, stop_after=4)
+            after = counts()
+            attempts = Probe.attempts
+            result[failure + label] = dict(
+                {name: after[name] - before[name] for name in after}, attempts=len(attempts),
+                retry_after_s=round(attempts[1] - attempts[0], 1) if len(attempts) > 1 else None,
+                same_queue_file=len(Probe.filebases) > 1 and len(set(Probe.filebases)) == 1)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     return result
 

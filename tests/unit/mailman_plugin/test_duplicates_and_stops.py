@@ -5,7 +5,7 @@ Judged on differential.py's report (conftest.py): the same posts through
 Mailman's own pipeline processor, stock and mailops', counting the out-queue
 entries each makes; and Mailman's stock pipeline runner against the plugin's,
 each sent SIGTERM while it has a message in hand and while it sleeps, and
-each given a database failure in the middle of a post; a post that came back
+each given a database failure and a full disk in the middle of a post; a post that came back
 to its own list, automatic replies, and a bomb of forged join messages;
 Mailman's stock LMTP handler against the plugin's, taking a post while the
 in queue cannot be written.
@@ -67,6 +67,19 @@ def test_plugin_runner_puts_the_post_back_and_retries_after_a_pause(report):
     outage = report['database_outage']['mailops']
     assert outage['shunt'] == 0 and outage['pipeline'] == 0 and outage['out'] == 1, outage
     assert outage['attempts'] == 2 and outage['retry_after_s'] >= 1, outage
+    # Put back under its own name, not queued anew.
+    assert outage['same_queue_file'], outage
+
+
+def test_stock_runner_shunts_a_post_when_the_disk_is_full(report):
+    outage = report['database_outage']['disk_full_stock']
+    assert outage['shunt'] == 1 and outage['out'] == 0 and outage['attempts'] == 1, outage
+
+
+def test_plugin_runner_waits_out_a_full_disk(report):
+    outage = report['database_outage']['disk_full_mailops']
+    assert outage['shunt'] == 0 and outage['pipeline'] == 0 and outage['out'] == 1, outage
+    assert outage['attempts'] == 2 and outage['retry_after_s'] >= 1 and outage['same_queue_file'], outage
 
 
 def test_stock_loop_rule_misses_the_lists_own_copy(report):

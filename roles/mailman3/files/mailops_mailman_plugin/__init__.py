@@ -14,9 +14,12 @@
   its ``posting_pipeline`` setting.
 - ``runners.py``: the stock runners, the queue runners finishing the message
   in hand when told to stop (selected per runner in mailman.cfg).
-- ``database.py``: a database outage is waited out: queue runners put the
-  message back and retry instead of shunting it, the LMTP runner answers
-  451 instead of 500.
+- ``outage.py``: a database outage or a full disk is waited out: queue
+  runners put the message back and retry instead of shunting it, the LMTP
+  runner answers 451 instead of 500 or 550.
+- ``handlers/digest_lock.py``: ``mailops-clear-digest-lock``: a process
+  killed while it held a list's digest mailbox does not make every later
+  post to the list shunt.
 - ``handlers/loops.py``: ``mailops-drop-loop``: a post that came back to its
   own list, or an automatic reply, is not distributed.
 - ``commands.py``: mail commands answered at most

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Mailman's runners, stopping only between messages and waiting out database outages.
+"""Mailman's runners, stopping only between messages and waiting out database outages and a full disk.
 
 Stock runners handle SIGTERM, SIGINT and SIGUSR1 (``mailman stop``, the
 master passing on systemd's stop, ``mailman restart``) by raising
@@ -20,9 +20,9 @@ for the retry runner). systemd's stop timeout still bounds the wait: a runner
 that does not finish in time is killed, and Mailman's at-least-once recovery
 takes over.
 
-The queue runners also wait out a database outage instead of shunting the
-message in hand, and the LMTP runner answers an unexpected error with a
-temporary failure instead of a bounce (database.py); the command runner
+The queue runners also wait out a database outage or a full disk instead of
+shunting the message in hand, and the LMTP runner answers an unexpected error with a
+temporary failure instead of a bounce (outage.py); the command runner
 answers a sender at most max_autoresponses_per_day times a day per list
 (commands.py); the digest runner removes a dead process's lock on the digest
 it sends (handlers/digest_lock.py).
@@ -47,8 +47,8 @@ from mailman.runners.virgin import VirginRunner
 from public import public
 
 from mailops_mailman_plugin.commands import LimitCommands
-from mailops_mailman_plugin.database import WaitOutDatabase, answer_temporary_failure, temporary_failure_in_data
 from mailops_mailman_plugin.handlers.digest_lock import clear_and_log
+from mailops_mailman_plugin.outage import WaitOutOutage, answer_temporary_failure, temporary_failure_in_data
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)
 
@@ -91,24 +91,24 @@ class FinishInHand:
 
 # Named in mailman.cfg by the mailman3 role (vars/main.yml, __mailman3_plugin_runners).
 @public
-class MailopsArchiveRunner(FinishInHand, WaitOutDatabase, ArchiveRunner):
-    """The stock ``archive`` runner, stopping between messages, waiting out database outages."""
+class MailopsArchiveRunner(FinishInHand, WaitOutOutage, ArchiveRunner):
+    """The stock ``archive`` runner, stopping between messages, waiting out outages."""
 
 
 @public
-class MailopsBounceRunner(FinishInHand, WaitOutDatabase, BounceRunner):
-    """The stock ``bounces`` runner, stopping between messages, waiting out database outages."""
+class MailopsBounceRunner(FinishInHand, WaitOutOutage, BounceRunner):
+    """The stock ``bounces`` runner, stopping between messages, waiting out outages."""
 
 
 @public
-class MailopsCommandRunner(FinishInHand, WaitOutDatabase, LimitCommands, CommandRunner):
-    """The stock ``command`` runner, stopping between messages, waiting out database outages,
+class MailopsCommandRunner(FinishInHand, WaitOutOutage, LimitCommands, CommandRunner):
+    """The stock ``command`` runner, stopping between messages, waiting out outages,
     answering at most max_autoresponses_per_day commands per sender and list a day (commands.py)."""
 
 
 @public
-class MailopsDigestRunner(FinishInHand, WaitOutDatabase, DigestRunner):
-    """The stock ``digest`` runner, stopping between messages, waiting out database outages,
+class MailopsDigestRunner(FinishInHand, WaitOutOutage, DigestRunner):
+    """The stock ``digest`` runner, stopping between messages, waiting out outages,
     clearing a dead process's lock on the digest it sends (handlers/digest_lock.py)."""
 
     def _dispose(self, mlist, msg, msgdata):
@@ -118,28 +118,28 @@ class MailopsDigestRunner(FinishInHand, WaitOutDatabase, DigestRunner):
 
 
 @public
-class MailopsIncomingRunner(FinishInHand, WaitOutDatabase, IncomingRunner):
-    """The stock ``in`` runner, stopping between messages, waiting out database outages."""
+class MailopsIncomingRunner(FinishInHand, WaitOutOutage, IncomingRunner):
+    """The stock ``in`` runner, stopping between messages, waiting out outages."""
 
 
 @public
-class MailopsOutgoingRunner(FinishInHand, WaitOutDatabase, OutgoingRunner):
-    """The stock ``out`` runner, stopping between messages, waiting out database outages."""
+class MailopsOutgoingRunner(FinishInHand, WaitOutOutage, OutgoingRunner):
+    """The stock ``out`` runner, stopping between messages, waiting out outages."""
 
 
 @public
-class MailopsPipelineRunner(FinishInHand, WaitOutDatabase, PipelineRunner):
-    """The stock ``pipeline`` runner, stopping between messages, waiting out database outages."""
+class MailopsPipelineRunner(FinishInHand, WaitOutOutage, PipelineRunner):
+    """The stock ``pipeline`` runner, stopping between messages, waiting out outages."""
 
 
 @public
-class MailopsRetryRunner(FinishInHand, WaitOutDatabase, RetryRunner):
-    """The stock ``retry`` runner, stopping between messages, waiting out database outages."""
+class MailopsRetryRunner(FinishInHand, WaitOutOutage, RetryRunner):
+    """The stock ``retry`` runner, stopping between messages, waiting out outages."""
 
 
 @public
-class MailopsVirginRunner(FinishInHand, WaitOutDatabase, VirginRunner):
-    """The stock ``virgin`` runner, stopping between messages, waiting out database outages."""
+class MailopsVirginRunner(FinishInHand, WaitOutOutage, VirginRunner):
+    """The stock ``virgin`` runner, stopping between messages, waiting out outages."""
 
 
 @public

@@ -1,0 +1,193 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""A database outage or a full disk is waited out, not turned into shunted or bounced mail.
+
+When Mailman's database is unreachable for a moment (PostgreSQL restarted,
+failed over or its connections cut; SQLite locked past its timeout), or the
+filesystem holding Mailman's queues is full, stock Mailman:
+
+- moves the message a queue runner had in hand to the shunt queue (its
+  error handling treats every exception as a bug), where it stays until an
+  operator runs ``mailman unshunt``; with the disk full the shunt itself
+  fails and the message goes to ``bad/``;
+- answers Postfix's LMTP RCPT with ``500 Error: (OperationalError) ...`` on
+  3.3.8 (Debian 12; 3.3.10 answers 451 at that point), any other
+  unexpected error in the LMTP conversation with a 500 on both, and a
+  failure to queue the message after DATA with ``550``, so Postfix returns
+  the post to its sender as undeliverable.
+
+With the plugin's runners (runners.py):
+
+- a message whose processing failed for one of those reasons
+  (``is_transient``) is put back in its queue as it was given to the runner:
+  its queue file, renamed back (no disk space needed), keeps its place at
+  the head of the queue. The runner pauses (1 s, doubling to
+  ``LONGEST_PAUSE`` while the failures last; a stop signal ends the pause at
+  once) and goes on with the rest of its scan. After ``GIVE_UP_AFTER`` of
+  nothing but database failures the message in hand is shunted as stock
+  Mailman would; a full disk is waited out for as long as it lasts (the
+  shunt queue is on the same disk). Work the runner did for that message
+  before the failure is done again: in the posting pipeline every database
+  read comes before ``to-outgoing``, so a retried post is not sent twice;
+  an out runner that failed after its SMTP hand-off re-sends (at least
+  once, as after a kill); a notice or confirmation queued before the
+  failure is sent again (the first one's link then no longer works).
+- the LMTP server answers any unexpected error with ``451 4.3.0`` (after
+  DATA, one per recipient): Postfix keeps the message and tries again on
+  its queue run (and returns it only after ``maximal_queue_lifetime``, 5
+  days by default, like any deferred mail). That includes a failure Mailman
+  catches itself while it queues the message for one recipient (the
+  database away, Mailman's queue directory full or unwritable), which stock
+  Mailman answers with ``550``: after DATA every recipient already passed
+  RCPT's check that it names a list, so a 550 there is always such a
+  failure (or a list deleted in between: Postfix's next try gets the 550 at
+  RCPT and returns the post then).
+"""
+
+import errno
+import logging
+import os
+import time
+
+from mailman.config import config
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, PendingRollbackError
+
+LONGEST_PAUSE = 32
+# A runner whose messages have failed with database errors for this long
+# shunts the one in hand, as stock Mailman would have at once: the error was
+# not an outage after all (OperationalError also covers a statement
+# timeout), or the outage is an incident for an operator (``mailman
+# unshunt`` re-queues it).
+GIVE_UP_AFTER = 15 * 60
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+# What the LMTP server answers instead of "500 Error: (...)".
+TEMPORARY_FAILURE = '451 4.3.0 Mailman could not take the message now; try again later'
+
+elog = logging.getLogger('mailman.error')
+
+
+def is_outage(error):
+    """Whether an exception means the database could not be reached (not a bug)."""
+    if isinstance(error, (OperationalError, InterfaceError, PendingRollbackError)):
+        return True
+    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
+
+
+def is_disk_full(error):
+    """Whether an exception is a write that found the filesystem (or a quota) full."""
+    return isinstance(error, OSError) and error.errno in DISK_FULL
+
+
+def is_transient(error):
+    """Whether an exception is an outage to wait out, not a bug."""
+    return is_outage(error) or is_disk_full(error)
+
+
+def _first_line(error):
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else ''
+
+
+def _abort():
+    try:
+        config.db.abort()
+    except Exception as error:  # pylint: disable=broad-exception-caught
+        elog.error('Rollback after a database failure failed too: %s', error)
+
+
+def put_back(queue_directory, filebase):
+    """Rename a runner's queue file (``.bak``) back to a queued one (``.pck``): it keeps its place."""
+    backup = os.path.join(queue_directory, filebase + '.bak')
+    try:
+        os.rename(backup, os.path.join(queue_directory, filebase + '.pck'))
+    except OSError as error:
+        # Left as .bak: Mailman puts it back in the queue at its next start.
+        elog.error('Could not put %s back in its queue: %s', backup, error)
+
+
+class WaitOutOutage:
+    """Mixin for a queue runner: put the message back and pause during an outage."""
+
+    _mailops_failures = 0
+    _mailops_pause_due = 0
+    _mailops_put_back = False
+    # When the current run of database failures began (None: the last message went through).
+    _mailops_failing_since = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.switchboard is not None:
+            self.switchboard.finish = self._finish_or_put_back(self.switchboard.finish)
+
+    def _finish_or_put_back(self, finish):
+        # The stock loop finishes every message that _process_one_file returned
+        # from: remove its queue file, or here put it back.
+        def finish_or_put_back(filebase, preserve=False):
+            if self._mailops_put_back and not preserve:
+                self._mailops_put_back = False
+                put_back(self.switchboard.queue_directory, filebase)
+                return
+            finish(filebase, preserve)
+        return finish_or_put_back
+
+    def _process_one_file(self, msg, msgdata):
+        try:
+            result = super()._process_one_file(msg, msgdata)
+        except Exception as error:
+            if not is_transient(error):
+                raise
+            now = time.time()
+            if is_outage(error):
+                self._mailops_failing_since = self._mailops_failing_since or now
+                if now - self._mailops_failing_since > GIVE_UP_AFTER:
+                    raise
+            _abort()
+            self._mailops_failures += 1
+            self._mailops_pause_due = min(2 ** (self._mailops_failures - 1), LONGEST_PAUSE)
+            self._mailops_put_back = True
+            elog.error('%s runner: %s (%s: %s); message %s put back in the %s queue, next try in %d s',
+                       self.name, 'database unreachable' if is_outage(error) else 'disk full', type(error).__name__,
+                       _first_line(error), msg.get('message-id', 'n/a'), self.switchboard.name,
+                       self._mailops_pause_due)
+            return None
+        self._mailops_failures = 0
+        self._mailops_failing_since = None
+        return result
+
+    def _do_periodic(self):
+        # After the stock loop put the failed message's queue file back.
+        super()._do_periodic()
+        deadline = time.monotonic() + self._mailops_pause_due
+        self._mailops_pause_due = 0
+        while not self._stop and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+
+async def answer_temporary_failure(error):
+    """aiosmtpd's handle_exception hook for Mailman's LMTP handler."""
+    elog.error('LMTP: %s: %s; answered "%s"', type(error).__name__, _first_line(error), TEMPORARY_FAILURE,
+               exc_info=error)
+    _abort()
+    return TEMPORARY_FAILURE
+
+
+def temporary_failure_in_data(stock):
+    """Mailman's LMTP handle_DATA, answering 451 per recipient when it raises or answers 550.
+
+    LMTP needs one reply per recipient after DATA; aiosmtpd's exception hook
+    gives one line.
+    """
+    async def handle_data(server, session, envelope):
+        try:
+            answer = await stock(server, session, envelope)
+        except Exception as error:  # pylint: disable=broad-exception-caught
+            answer = await answer_temporary_failure(error)
+            return '\r\n'.join(answer for _rcpt in envelope.rcpt_tos)
+        lines = answer.split('\r\n')
+        if len(lines) != len(envelope.rcpt_tos):
+            return answer  # one line for the whole message (501: a defective message)
+        failed = [rcpt for rcpt, line in zip(envelope.rcpt_tos, lines, strict=True) if line.startswith('550')]
+        if failed:
+            elog.error('LMTP: Mailman could not queue the message for %s (its error: smtp.log, "Queue detection"); '
+                       'answered "%s"', ', '.join(failed), TEMPORARY_FAILURE)
+        return '\r\n'.join(TEMPORARY_FAILURE if line.startswith('550') else line for line in lines)
+    return handle_data
