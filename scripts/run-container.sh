@@ -2,7 +2,8 @@
 # Start a systemd container to deploy to (the demo and every Molecule scenario
 # use this, so the flags live in one place). Already running: nothing to do.
 #
-# usage: scripts/run-container.sh NAME IMAGE [NETWORK [IP]]
+# usage: scripts/run-container.sh NAME IMAGE [NETWORK [IP [HOSTDIR:PATH ...]]]
+# (each HOSTDIR:PATH bind-mounted: a small disk of scripts/small-disk.sh)
 # --privileged fails on these machines; SYS_ADMIN + the host cgroup namespace +
 # tmpfs /run, /run/lock and /tmp is what systemd needs. NET_ADMIN lets the
 # mailman3 role's LMTP allow-list (nftables) work inside the container.
@@ -16,6 +17,8 @@
 # MAILOPS_APT_CACHE=on: the cache setup.sh started; =http://HOST:PORT: that cache; default off.
 set -euo pipefail
 name=$1 image=$2 network=${3:-} ip=${4:-}
+mounts=()
+for volume in "${@:5}"; do mounts+=(-v "$volume"); done
 
 if [ "$(docker inspect -f '{{.State.Running}}' "$name" 2>/dev/null)" = true ]; then
     exit 0
@@ -26,6 +29,7 @@ docker run -d --name "$name" --hostname "$name" \
     --cap-add SYS_ADMIN --cap-add NET_ADMIN --cgroupns=host \
     -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
     --tmpfs /run --tmpfs /run/lock --tmpfs /tmp \
+    ${mounts[@]+"${mounts[@]}"} \
     --stop-signal SIGRTMIN+3 \
     "$image" >/dev/null
 # Ready when systemd has finished booting ("running" or "degraded").

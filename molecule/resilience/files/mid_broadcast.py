@@ -26,6 +26,12 @@ cut-database      PostgreSQL: the moment the in or pipeline runner holds a
                   Evidence: the terminated connections and Mailman's
                   database errors during the hold; also shown: the LMTP
                   deliveries Postfix deferred meanwhile.
+fill-disk         The moment the in or pipeline runner holds a message, the
+                  filesystem under --fill (Mailman's var, a small filesystem
+                  of its own) is filled to its last block for --hold seconds,
+                  then freed. Evidence: the free space left, the messages
+                  Mailman's runners put back "disk full", and the LMTP
+                  deliveries Postfix deferred with 451 meanwhile.
 watch-out         Strike nothing: wait until the out runner holds a message,
                   print the evidence and exit, for a strike from outside
                   the host (docker kill) to follow at once.
@@ -38,6 +44,7 @@ plus Postfix's own deliveries in flight), 0 for the graceful restart.
 Bounded: every wait has a timeout.
 """
 import argparse
+import errno
 import glob
 import json
 import os
@@ -223,6 +230,46 @@ def cut_database(args):
                            lmtp_451)}
 
 
+def fill(path):
+    """Write zeros to path until its filesystem has no block left (it reserves none for root)."""
+    with open(path, "wb", buffering=0) as f:
+        for chunk in (1 << 20, 1 << 10):
+            block = bytes(chunk)
+            try:
+                while True:
+                    f.write(block)
+            except OSError as error:
+                if error.errno != errno.ENOSPC:
+                    raise
+
+
+def fill_disk(args):
+    """Fill the filesystem under --fill (Mailman's var) the moment a runner holds a post, for --hold seconds."""
+    offset = log_offset(args.log)
+    held = wait_for(lambda: baks(args.queue_dir, "in") + baks(args.queue_dir, "pipeline"), 60)
+    filler = os.path.join(args.fill, "mailops-resilience-fill")
+    fill(filler)
+    st = os.statvfs(args.fill)
+    free_after = st.f_bavail * st.f_frsize
+    in_hand = [os.path.relpath(p, args.queue_dir) for p in held or []]
+    deadline = time.time() + args.hold
+    lmtp_451 = 0
+    try:
+        while time.time() < deadline:
+            lmtp_451 = max(lmtp_451, deferred_reasons(r"\b451[ -]4\.3\.0\b"))
+            time.sleep(0.5)
+    finally:
+        os.remove(filler)
+    logged = log_since(args.log, offset)
+    put_back = re.findall(r"runner: disk full \(", logged)
+    return {"injected": free_after < 65536 and bool(put_back or lmtp_451),
+            "at_least_once": args.subscribers,
+            "evidence": "filled %s (%d bytes left) as a runner took %s, for %ds: %d messages put back "
+                        "\"disk full\" in Mailman's log, %d LMTP deliveries deferred with 451"
+                        % (args.fill, free_after, ", ".join(in_hand) or "nothing", args.hold, len(put_back),
+                           lmtp_451)}
+
+
 def watch_out(args):
     held, local = out_runner_busy(args)
     return {"injected": bool(held),
@@ -235,17 +282,19 @@ def watch_out(args):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("action", choices=["restart-mailman", "kill-runner", "kill-postfix", "cut-database", "watch-out"])
+    p.add_argument("action", choices=["restart-mailman", "kill-runner", "kill-postfix", "cut-database", "fill-disk",
+                                      "watch-out"])
     p.add_argument("--runner", choices=["out", "pipeline"], default="out")
     p.add_argument("--subscribers", type=int, required=True)
     p.add_argument("--queue-dir", default="/var/lib/mailman3/queue")
     p.add_argument("--log", default="/var/log/mailman3/mailman.log")
     p.add_argument("--after", help="kill-postfix, watch-out: wait until the blast writes this file")
     p.add_argument("--lock", help="kill-runner: strike while the runner holds this lock file too")
-    p.add_argument("--hold", type=int, default=10, help="cut-database: seconds the database stays away")
+    p.add_argument("--hold", type=int, default=10, help="cut-database, fill-disk: seconds the outage lasts")
+    p.add_argument("--fill", default="/var/lib/mailman3", help="fill-disk: a directory on the filesystem to fill")
     args = p.parse_args()
     action = {"restart-mailman": restart_mailman, "kill-runner": kill_runner, "kill-postfix": kill_postfix,
-              "cut-database": cut_database, "watch-out": watch_out}[args.action]
+              "cut-database": cut_database, "fill-disk": fill_disk, "watch-out": watch_out}[args.action]
     print(json.dumps(action(args)))
 
 

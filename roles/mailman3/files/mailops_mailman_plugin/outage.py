@@ -19,8 +19,10 @@ With the plugin's runners (runners.py):
 
 - a message whose processing failed for one of those reasons
   (``is_transient``) is put back in its queue as it was given to the runner:
-  its queue file, renamed back (no disk space needed), keeps its place at
-  the head of the queue. The runner pauses (1 s, doubling to
+  its queue file, renamed back (no new file), keeps its place at the head
+  of the queue (a rename that fails too, the directory needing a block, is
+  tried again on each scan). Queue entries whose writing failed (``.tmp``)
+  are removed once they are a minute old. The runner pauses (1 s, doubling to
   ``LONGEST_PAUSE`` while the failures last; a stop signal ends the pause at
   once) and goes on with the rest of its scan. After ``GIVE_UP_AFTER`` of
   nothing but database failures the message in hand is shunted as stock
@@ -59,6 +61,9 @@ LONGEST_PAUSE = 32
 # unshunt`` re-queues it).
 GIVE_UP_AFTER = 15 * 60
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+# A .tmp queue file older than this was left by a failed write or a dead writer.
+STALE_TMP = 60
+SWEEP_EVERY = 10
 # What the LMTP server answers instead of "500 Error: (...)".
 TEMPORARY_FAILURE = '451 4.3.0 Mailman could not take the message now; try again later'
 
@@ -95,13 +100,38 @@ def _abort():
 
 
 def put_back(queue_directory, filebase):
-    """Rename a runner's queue file (``.bak``) back to a queued one (``.pck``): it keeps its place."""
+    """Rename a runner's queue file (``.bak``) back to a queued one (``.pck``): it keeps its place.
+
+    True when done. A rename can need a new directory block, so it too can
+    fail while the disk is full.
+    """
     backup = os.path.join(queue_directory, filebase + '.bak')
     try:
         os.rename(backup, os.path.join(queue_directory, filebase + '.pck'))
-    except OSError as error:
-        # Left as .bak: Mailman puts it back in the queue at its next start.
-        elog.error('Could not put %s back in its queue: %s', backup, error)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def remove_stale_temporary(queue_directory, now):
+    """Remove queue files a writer began and never finished (``.tmp``, older than ``STALE_TMP``).
+
+    Mailman writes each queue entry as ``.tmp`` and renames it; a write that
+    failed (a full disk) or a writer that died leaves the ``.tmp``, which no
+    runner ever reads. A writer still at work on one that old (it takes
+    milliseconds) fails its rename, which the plugin's runners and LMTP
+    answer as any other failed write.
+    """
+    with os.scandir(queue_directory) as entries:
+        for entry in entries:
+            if entry.name.endswith('.tmp') and now - entry.stat().st_mtime > STALE_TMP:
+                try:
+                    os.remove(entry.path)
+                except FileNotFoundError:
+                    continue
+                elog.error('Removed %s, a queue entry never finished', entry.path)
 
 
 class WaitOutOutage:
@@ -112,9 +142,12 @@ class WaitOutOutage:
     _mailops_put_back = False
     # When the current run of database failures began (None: the last message went through).
     _mailops_failing_since = None
+    _mailops_swept = 0
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # Queue files not put back yet (the disk full): tried again each period.
+        self._mailops_stranded = set()
         if self.switchboard is not None:
             self.switchboard.finish = self._finish_or_put_back(self.switchboard.finish)
 
@@ -124,7 +157,10 @@ class WaitOutOutage:
         def finish_or_put_back(filebase, preserve=False):
             if self._mailops_put_back and not preserve:
                 self._mailops_put_back = False
-                put_back(self.switchboard.queue_directory, filebase)
+                if not put_back(self.switchboard.queue_directory, filebase):
+                    elog.error('Could not put %s back in the %s queue yet; trying again each scan',
+                               filebase, self.switchboard.name)
+                    self._mailops_stranded.add(filebase)
                 return
             finish(filebase, preserve)
         return finish_or_put_back
@@ -156,6 +192,17 @@ class WaitOutOutage:
     def _do_periodic(self):
         # After the stock loop put the failed message's queue file back.
         super()._do_periodic()
+        if self.switchboard is not None:
+            queue_directory = self.switchboard.queue_directory
+            self._mailops_stranded = {filebase for filebase in self._mailops_stranded
+                                      if not put_back(queue_directory, filebase)}
+            now = time.time()
+            if now - self._mailops_swept > SWEEP_EVERY:
+                self._mailops_swept = now
+                try:
+                    remove_stale_temporary(queue_directory, now)
+                except OSError as error:
+                    elog.error('Could not look for unfinished queue entries in %s: %s', queue_directory, error)
         deadline = time.monotonic() + self._mailops_pause_due
         self._mailops_pause_due = 0
         while not self._stop and time.monotonic() < deadline:
