@@ -55,6 +55,8 @@ import time
 
 STARTED = time.time()
 RESTART_LIMIT = 60
+# fill-disk fills nothing bigger (the scenario's small disk is 64 MB).
+SMALL_DISK_LIMIT = 256 << 20
 IN_HAND = re.compile(r"\) (\w+) runner caught SIG\w+\.  Stopping after the message in hand\.")
 RESTARTED = re.compile(r"\) (\w+) runner \(pid (\d+)\) ended with signal 9; restarting it\.")
 
@@ -245,6 +247,14 @@ def fill(path):
 
 def fill_disk(args):
     """Fill the filesystem under --fill (Mailman's var) the moment a runner holds a post, for --hold seconds."""
+    # Only the small filesystem made for this (scripts/small-disk.sh), never
+    # the container's own, which is the test machine's disk.
+    st = os.statvfs(args.fill)
+    size = st.f_blocks * st.f_frsize
+    if not os.path.ismount(args.fill) or size > SMALL_DISK_LIMIT:
+        return {"injected": False, "at_least_once": 0,
+                "evidence": "refused to fill %s: not a small filesystem of its own (mount point: %s, %d MB)"
+                            % (args.fill, os.path.ismount(args.fill), size >> 20)}
     offset = log_offset(args.log)
     held = wait_for(lambda: baks(args.queue_dir, "in") + baks(args.queue_dir, "pipeline"), 60)
     filler = os.path.join(args.fill, "mailops-resilience-fill")

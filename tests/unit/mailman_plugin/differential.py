@@ -636,6 +636,37 @@ def digest_mailbox(workdir):
     return result
 
 
+def disk_full_errors():
+    """What outage.is_disk_full makes of real errors: SQLite's own full database, ENOSPC, a cut connection.
+
+    SQLite's is real: a database capped at its current size (max_page_count)
+    refusing an insert, as SQLAlchemy raises it.
+    """
+    import errno
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import OperationalError
+
+    from mailops_mailman_plugin import outage
+    engine = create_engine('sqlite://')
+    try:
+        with engine.begin() as connection:
+            connection.execute(text('CREATE TABLE t (x TEXT)'))
+            pages = connection.execute(text('PRAGMA page_count')).scalar()
+            connection.execute(text('PRAGMA max_page_count = %d' % pages))
+            connection.execute(text("INSERT INTO t SELECT hex(randomblob(100000))"))
+        sqlite_full = None
+    except OperationalError as error:
+        sqlite_full = error
+    cut = OperationalError('SELECT 1', {}, Exception('server closed the connection unexpectedly'))
+    return dict(
+        sqlite_full=[str(sqlite_full).splitlines()[0] if sqlite_full else None,
+                     bool(sqlite_full) and outage.is_disk_full(sqlite_full)],
+        enospc=outage.is_disk_full(OSError(errno.ENOSPC, 'No space left on device')),
+        connection_cut=[outage.is_disk_full(cut), outage.is_outage(cut)],
+    )
+
+
 def lmtp_queue_failure():
     """A post over LMTP while Mailman cannot write its in queue, to the stock and the plugin's LMTP handler.
 
@@ -872,6 +903,7 @@ def main(argv=None):
     report['command_bomb'] = command_bomb()
     report['digest_lock'] = digest_lock()
     report['lmtp_queue_failure'] = lmtp_queue_failure()
+    report['disk_full_errors'] = disk_full_errors()
     report['digest_mailbox'] = digest_mailbox(args.workdir)
     if args.timing:
         report['timing'] = timing(args.timing, args.seed)

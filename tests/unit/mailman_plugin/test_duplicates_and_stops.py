@@ -71,6 +71,14 @@ def test_plugin_runner_puts_the_post_back_and_retries_after_a_pause(report):
     assert outage['same_queue_file'], outage
 
 
+def test_a_full_database_is_a_full_disk_not_an_outage_to_give_up_on(report):
+    # SQLite's "database or disk is full" is waited out as long as the disk is full.
+    errors = report['disk_full_errors']
+    assert errors['sqlite_full'][0] and 'full' in errors['sqlite_full'][0] and errors['sqlite_full'][1], errors
+    assert errors['enospc'] is True, errors
+    assert errors['connection_cut'] == [False, True], errors
+
+
 def test_stock_runner_shunts_a_post_when_the_disk_is_full(report):
     outage = report['database_outage']['disk_full_stock']
     assert outage['shunt'] == 1 and outage['out'] == 0 and outage['attempts'] == 1, outage

